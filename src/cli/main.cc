@@ -12,9 +12,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = ironroot::cli::kExitOk;
   ironroot::cli::add_eventlog_commands(app, &exit_code);
-#ifdef IRONROOT_HAVE_IMA
   ironroot::cli::add_ima_commands(app, &exit_code);
-#endif
   ironroot::cli::add_demo_command(app, &exit_code);
   try {
     app.parse(argc, argv);

@@ -207,15 +207,73 @@ Result<GptData> parse_gpt_data(Bytes data, uint64_t base) {
   return g;
 }
 
+namespace {
+
+// Smallest valid size of each device path node libefivar decodes (UEFI 2.10, 10.3). libefivar 37
+// trusts node lengths (a 4-byte vendor node makes it read 2^64 bytes), so a node shorter than
+// its structure is rendered generically instead of being handed to it.
+struct NodeMin {
+  uint8_t type;
+  uint8_t subtype;
+  uint16_t min;
+};
+constexpr NodeMin kNodeMin[] = {
+    {1, 1, 6},   {1, 2, 5},   {1, 3, 24},  {1, 4, 20},  {1, 5, 8},   {1, 6, 13},  // hardware
+    {2, 1, 12},  {2, 2, 20},  {2, 3, 8},   {2, 4, 8},                             // ACPI
+    {3, 1, 8},   {3, 2, 8},   {3, 3, 24},  {3, 4, 16},  {3, 5, 6},   {3, 6, 8},   // messaging
+    {3, 9, 48},  {3, 10, 44}, {3, 11, 37}, {3, 12, 27}, {3, 13, 60}, {3, 14, 19},
+    {3, 15, 11}, {3, 16, 12}, {3, 17, 5},  {3, 18, 10}, {3, 19, 20}, {3, 20, 6},
+    {3, 21, 24}, {3, 22, 32}, {3, 23, 16}, {3, 24, 6},  {3, 25, 6},  {3, 26, 5},
+    {3, 27, 10}, {3, 28, 36}, {3, 29, 5},  {3, 30, 11}, {3, 31, 6},  {3, 32, 20},
+    {4, 1, 42},  {4, 2, 24},  {4, 3, 20},  {4, 4, 6},   {4, 5, 20},  {4, 6, 20},  // media
+    {4, 7, 20},  {4, 8, 24},  {4, 9, 38},  {5, 1, 10},                            // BIOS boot
+};
+
+// 0 when libefivar must not see this node.
+uint16_t min_node_length(uint8_t type, uint8_t subtype) {
+  for (const auto& n : kNodeMin) {
+    if (n.type == type && n.subtype == subtype) return n.min;
+  }
+  return 0;
+}
+
+// UEFI's generic text form for a node: Path(type,subtype,hexdata).
+std::string generic_node_text(Bytes node) {
+  char head[40];
+  std::snprintf(head, sizeof head, "Path(%u,%u,", node[0], node[1]);
+  return head + to_hex(node.subspan(4)) + ")";
+}
+
+std::string efivar_node_text(Bytes node) {
+  // The node, End Entire, and zero padding so that decoders reading fixed fields past a short
+  // string stop in our zeros.
+  std::vector<uint8_t> buf(node.size() + 4 + 256, 0);
+  std::memcpy(buf.data(), node.data(), node.size());
+  buf[node.size()] = 0x7f;
+  buf[node.size() + 1] = 0xff;
+  buf[node.size() + 2] = 4;
+  const auto* dp = reinterpret_cast<const_efidp>(buf.data());
+  auto limit = static_cast<ssize_t>(node.size() + 4);
+  ssize_t need = efidp_format_device_path(nullptr, 0, dp, limit);
+  if (need <= 0 || need > 65536) return generic_node_text(node);
+  std::string text(static_cast<size_t>(need) + 1, '\0');
+  if (efidp_format_device_path(text.data(), text.size(), dp, limit) < 0) {
+    return generic_node_text(node);
+  }
+  text.resize(strnlen(text.c_str(), text.size()));
+  return is_valid_utf8(text) ? text : printable(text);
+}
+
+}  // namespace
+
 Result<std::string> device_path_to_text(Bytes path, uint64_t base) {
-  if (path.empty()) return std::string();
   if (path.size() > kMaxDevicePathBytes) {
     return field_error(base, "DevicePath", "longer than 64 KiB");
   }
-  // Walk the nodes ourselves before libefivar sees them: each node's length must be >= 4 and
-  // inside the path; the path ends at End Entire (0x7f/0xff).
+  // Walk the nodes ourselves: each length must be >= 4 and inside the path; the path ends at
+  // End Entire (0x7f/0xff); End Instance (0x7f/0x01) separates instances.
+  std::string out;
   size_t at = 0;
-  bool ended = false;
   while (at < path.size()) {
     if (path.size() - at < 4) {
       return field_error(base + at, "DevicePath", "truncated node header");
@@ -227,30 +285,18 @@ Result<std::string> device_path_to_text(Bytes path, uint64_t base) {
       return field_error(base + at + 2, "DevicePath",
                          "node length " + std::to_string(len) + " is under 4 or overruns the path");
     }
+    Bytes node = path.subspan(at, len);
     at += len;
-    if (type == 0x7f && subtype == 0xff) {
-      ended = true;
-      break;
+    if (type == 0x7f) {
+      if (subtype == 0xff) break;
+      out += ",";
+      continue;
     }
+    if (!out.empty() && out.back() != ',') out += "/";
+    uint16_t min = min_node_length(type, subtype);
+    out += (min != 0 && len >= min) ? efivar_node_text(node) : generic_node_text(node);
   }
-  // A private copy with an End node guaranteed and zero padding, so that node decoders which
-  // assume a minimum node size read our zeros, not someone else's memory.
-  std::vector<uint8_t> buf(at + 4 + 256, 0);
-  std::memcpy(buf.data(), path.data(), at);
-  if (!ended) {
-    buf[at] = 0x7f;
-    buf[at + 1] = 0xff;
-    buf[at + 2] = 4;
-    at += 4;
-  }
-  const auto* dp = reinterpret_cast<const_efidp>(buf.data());
-  ssize_t need = efidp_format_device_path(nullptr, 0, dp, static_cast<ssize_t>(at));
-  if (need < 0) return field_error(base, "DevicePath", "libefivar cannot format this path");
-  std::string text(static_cast<size_t>(need) + 1, '\0');
-  ssize_t got = efidp_format_device_path(text.data(), text.size(), dp, static_cast<ssize_t>(at));
-  if (got < 0) return field_error(base, "DevicePath", "libefivar cannot format this path");
-  text.resize(strnlen(text.c_str(), text.size()));
-  return is_valid_utf8(text) ? text : printable(text);
+  return out;
 }
 
 std::string payload_text(Bytes data, bool* utf16) {

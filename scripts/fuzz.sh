@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs every libFuzzer target for SECONDS (default 45) with seeds from ../shared/corpus.
+# Seeds are copied to a temporary directory: the corpus itself is read-only and never copied
+# into the project. A crash leaves its input in build/fuzz/artifacts and fails the run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-45}
+corpus=${IRONROOT_CORPUS:-$(cd .. && pwd)/shared/corpus}
+seeds=$(mktemp -d)
+trap 'rm -rf "$seeds"' EXIT
+mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" build/fuzz/artifacts
+if [ -d "$corpus" ]; then
+  find "$corpus/eventlog" -type f ! -name '*.json' ! -name '*.yaml' ! -name '*.b64' ! -name '*.warn' \
+    -exec cp {} "$seeds/eventlog/" \;
+  find "$corpus/ima" -type f \( -name '*measurements*' -o -name '*.bin' -o -name 'ima-log-*' -o -name '*ima_log*' \) \
+    -size -200k -exec cp {} "$seeds/ima/" \;
+fi
+status=0
+for target in build/fuzz/fuzz/*_fuzz; do
+  name=$(basename "$target" _fuzz)
+  dir="$seeds/$name"
+  mkdir -p "$dir"
+  echo "fuzz: $name for ${seconds}s ($(ls "$dir" | wc -l) seeds)"
+  if ! "$target" -max_total_time="$seconds" -max_len=100000 -rss_limit_mb=2048 -timeout=10 \
+      -print_final_stats=1 -artifact_prefix=build/fuzz/artifacts/"$name"- "$dir" \
+      > "build/fuzz/$name.log" 2>&1; then
+    echo "fuzz: $name FAILED; see build/fuzz/$name.log and build/fuzz/artifacts/" >&2
+    tail -30 "build/fuzz/$name.log" >&2
+    status=1
+  else
+    grep -E '^stat::number_of_executed_units' "build/fuzz/$name.log" | sed "s/^/fuzz: $name /"
+  fi
+done
+exit $status
