@@ -8,12 +8,13 @@ seconds=${1:-45}
 corpus=${IRONROOT_CORPUS:-$(cd .. && pwd)/shared/corpus}
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" build/fuzz/artifacts
+mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" build/fuzz/artifacts
 if [ -d "$corpus" ]; then
   find "$corpus/eventlog" -type f ! -name '*.json' ! -name '*.yaml' ! -name '*.b64' ! -name '*.warn' \
     -exec cp {} "$seeds/eventlog/" \;
   find "$corpus/ima" -type f \( -name '*measurements*' -o -name '*.bin' -o -name 'ima-log-*' -o -name '*ima_log*' \) \
     -size -200k -exec cp {} "$seeds/ima/" \;
+  find "$corpus/quote" "$corpus/ekcert/gce" -type f -size -100k -exec cp {} "$seeds/tpm2/" \;
 fi
 status=0
 for target in build/fuzz/fuzz/*_fuzz; do

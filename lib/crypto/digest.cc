@@ -87,8 +87,27 @@ bool equal_ct(Bytes a, Bytes b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+// EVP_MD_fetch costs microseconds; fetch each algorithm once per process and keep a reference
+// per Hasher (EVP_MD_up_ref), which is thread-safe.
+static EVP_MD* fetched(HashAlg alg) {
+  static EVP_MD* const cache[] = {
+      EVP_MD_fetch(nullptr, "SHA1", nullptr),     EVP_MD_fetch(nullptr, "SHA256", nullptr),
+      EVP_MD_fetch(nullptr, "SHA384", nullptr),   EVP_MD_fetch(nullptr, "SHA512", nullptr),
+      EVP_MD_fetch(nullptr, "SM3", nullptr),      EVP_MD_fetch(nullptr, "SHA3-256", nullptr),
+      EVP_MD_fetch(nullptr, "SHA3-384", nullptr), EVP_MD_fetch(nullptr, "SHA3-512", nullptr),
+  };
+  for (size_t i = 0; i < std::size(kAlgs); ++i) {
+    if (kAlgs[i].alg == alg) {
+      EVP_MD* md = cache[i];
+      if (md != nullptr) EVP_MD_up_ref(md);
+      return md;
+    }
+  }
+  return nullptr;
+}
+
 Hasher::Hasher(HashAlg alg) : alg_(alg), size_(digest_size(alg)) {
-  md_ = EVP_MD_fetch(nullptr, info(alg).openssl_name, nullptr);
+  md_ = fetched(alg);
   ctx_ = EVP_MD_CTX_new();
 }
 

@@ -20,5 +20,7 @@ inline constexpr int kExitError = 2;
 void add_eventlog_commands(CLI::App& app, int* exit_code);
 void add_ima_commands(CLI::App& app, int* exit_code);
 void add_demo_command(CLI::App& app, int* exit_code);
+// verifier, agent, hosts, policy.
+void add_verifier_commands(CLI::App& app, int* exit_code);
 
 }  // namespace ironroot::cli

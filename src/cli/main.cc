@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   ironroot::cli::add_eventlog_commands(app, &exit_code);
   ironroot::cli::add_ima_commands(app, &exit_code);
   ironroot::cli::add_demo_command(app, &exit_code);
+  ironroot::cli::add_verifier_commands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,7 +16,7 @@ const std::string kBin = IRONROOT_BINARY;
 TEST(Cli, HelpListsEverySubcommand) {
   auto r = run(kBin + " --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* cmd : {"eventlog", "ima", "demo"})
+  for (const char* cmd : {"eventlog", "ima", "demo", "verifier", "agent", "hosts", "policy"})
     EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   auto sub = run(kBin + " eventlog replay --help");
   EXPECT_NE(sub.out.find("--json"), std::string::npos);
@@ -74,14 +74,21 @@ TEST(Cli, BadInputExitsTwoWithTheReason) {
       2);
 }
 
-TEST(Cli, DemoRunsWithNothingButTheBinary) {
-  auto r = run("cd / && " + kBin + " demo");
+TEST(Cli, DemoShowsTheFleetTrustedThenTheTamperedHostTakenOut) {
+  if (!testing::have_program("swtpm_setup")) GTEST_SKIP() << "swtpm not installed";
+  // From / with nothing but the binary: the demo generates all its evidence.
+  auto r = run("cd / && " + kBin + " demo --hosts 2 --tamper --exit-after 25");
   ASSERT_EQ(r.status, 0) << r.out;
-  auto json_start = r.out.rfind("\n{");
-  ASSERT_NE(json_start, std::string::npos);
-  json doc = json::parse(r.out.substr(json_start + 1));
-  EXPECT_EQ(doc["tampered_log_caught"], true);
-  EXPECT_TRUE(doc["pcrs"]["sha256"].contains("7"));
+  json doc = json::parse(r.out);
+  ASSERT_EQ(doc["hosts"].size(), 2u);
+  EXPECT_EQ(doc["hosts"][0]["id"], "host-1");
+  EXPECT_EQ(doc["hosts"][0]["state"], "trusted");
+  EXPECT_EQ(doc["hosts"][1]["state"], "untrusted");
+  ASSERT_FALSE(doc["hosts"][1]["reasons"].empty());
+  EXPECT_NE(doc["hosts"][1]["reasons"][0].get<std::string>().find("PCR 4"), std::string::npos);
+  // Every child process is gone.
+  EXPECT_NE(run("pgrep -f 'tpmstate dir=/tmp/ironroot-dem[o]'").status, 0);
+  EXPECT_NE(run("pgrep -f 'ironroo[t] agent --verifier'").status, 0);
 }
 
 }  // namespace

@@ -21,17 +21,20 @@ Bytes as_bytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-// A self-signed Ed25519 certificate whose subject names `cn`, as DER; deterministic only in
-// its subject (the key is fresh), which is all a sample Secure Boot db needs.
+// A self-signed Ed25519 certificate for `cn`, as DER. Deterministic (key from a hash of the
+// name, fixed serial and validity, Ed25519 signatures have no randomness), so that every
+// simulated host of a fleet carries the same Secure Boot keys, as real fleets do.
 std::vector<uint8_t> self_signed_cert(const std::string& cn) {
+  crypto::Digest seed = crypto::hash(HashAlg::kSha256, as_bytes("ironroot sample key " + cn));
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
-      EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"), EVP_PKEY_free);
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.bytes.data(), 32),
+      EVP_PKEY_free);
   std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
   if (!key || !cert) return {};
   X509_set_version(cert.get(), 2);
   ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 10L * 365 * 24 * 3600);
+  ASN1_TIME_set_string(X509_getm_notBefore(cert.get()), "20240101000000Z");
+  ASN1_TIME_set_string(X509_getm_notAfter(cert.get()), "20440101000000Z");
   X509_NAME* name = X509_get_subject_name(cert.get());
   X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
                              reinterpret_cast<const unsigned char*>("ironroot demo"), -1, -1, 0);

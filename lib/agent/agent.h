@@ -1,0 +1,53 @@
+// ironroot agent: the attester on each host. It proves its TPM to the verifier once (EK
+// certificate, credential activation, a client certificate for mutual TLS), then answers each
+// challenge with a quote over the verifier's nonce, the firmware event log and the IMA entries
+// the verifier has not seen yet.
+//
+//   AgentOptions o; o.verifier_url = "https://verifier:8443"; o.verifier_ca_file = "ca.pem";
+//   IRONROOT_ASSIGN_OR_RETURN(auto agent, Agent::create(o));
+//   agent->run(stop_flag);   // enrols if needed, then attests every interval
+//
+// It needs the TPM (or /dev/tpmrm0 access through the tss group) and read access to securityfs,
+// nothing else; it never holds a verifier secret.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+namespace ironroot::agent {
+
+struct AgentOptions {
+  std::string verifier_url;      // https://host:port
+  std::string verifier_ca_file;  // PEM of the verifier's CA
+  std::string state_dir;         // the agent's TLS key and certificate
+  std::string host_id;           // default: the host name
+  std::string tcti = "device:/dev/tpmrm0";
+  std::string eventlog_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
+  std::string ima_path = "/sys/kernel/security/ima/ascii_runtime_measurements";
+  bool tpm_startup = false;  // send TPM2_Startup first (simulators)
+};
+
+struct AttestResult {
+  std::string state;
+  std::vector<std::string> reasons;
+  int interval_ms = 2000;
+};
+
+class Agent {
+ public:
+  static Result<std::unique_ptr<Agent>> create(const AgentOptions& options);
+  virtual ~Agent() = default;
+  // Enrols unless the state directory already holds a certificate for this host.
+  virtual Status enroll() = 0;
+  // One challenge-quote-evidence round.
+  virtual Result<AttestResult> attest_once() = 0;
+  // Enrol, then attest every interval until `stop` becomes true. Errors are logged and retried
+  // with backoff; returns only when stopped.
+  virtual void run(const std::atomic<bool>& stop) = 0;
+};
+
+}  // namespace ironroot::agent

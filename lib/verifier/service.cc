@@ -1,0 +1,736 @@
+#include "verifier/service.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "core/hex.h"
+#include "core/log.h"
+#include "crypto/base64.h"
+#include "crypto/pki.h"
+#include "net/http.h"
+#include "store/store.h"
+#include "tpm2/credential.h"
+#include "tpm2/ekcert.h"
+#include "tpm2/keys.h"
+#include "verifier/appraisal.h"
+
+namespace ironroot::verifier {
+namespace {
+
+namespace fs = std::filesystem;
+using net::Request;
+using net::Response;
+using nlohmann::json;
+using store::HostRecord;
+using store::HostState;
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Response reply(int status, const json& body) {
+  return Response{status, "application/json", body.dump(), {}};
+}
+Response fail(int status, const std::string& message) {
+  return reply(status, json{{"error", message}});
+}
+
+// Host ids are path segments and certificate names: keep them boring.
+bool valid_host_id(const std::string& id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+      return false;
+  }
+  return id.front() != '.';
+}
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Error(ErrorCode::kNotFound, path + ": cannot read");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Status write_private_file(const std::string& path, const std::string& data) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Error(ErrorCode::kIo, path + ": cannot write");
+  out << data;
+  out.close();
+  ::chmod(path.c_str(), 0600);
+  return {};
+}
+
+// A file in the data directory, created by `make` the first time.
+Result<std::string> load_or_create(const std::string& path,
+                                   const std::function<Result<std::string>()>& make) {
+  if (fs::exists(path)) return read_text_file(path);
+  IRONROOT_ASSIGN_OR_RETURN(std::string value, make());
+  IRONROOT_RETURN_IF_ERROR(write_private_file(path, value));
+  return value;
+}
+
+// Fields of a JSON request body, with errors that name the field.
+Result<std::string> str_field(const json& j, const char* name, size_t max = 1 << 20) {
+  if (!j.contains(name) || !j[name].is_string())
+    return invalid_argument(std::string("\"") + name + "\" must be a string");
+  const auto& s = j[name].get_ref<const std::string&>();
+  if (s.size() > max) return invalid_argument(std::string("\"") + name + "\" is too long");
+  return s;
+}
+
+Result<std::vector<uint8_t>> b64_field(const json& j, const char* name, size_t max = 1 << 20) {
+  IRONROOT_ASSIGN_OR_RETURN(std::string s, str_field(j, name, max));
+  auto b = crypto::base64_decode(s);
+  if (!b) return invalid_argument(std::string("\"") + name + "\": " + b.error().message());
+  return std::move(*b);
+}
+
+json host_json(const HostRecord& h, int64_t now) {
+  json pcrs = json::parse(h.pcrs_json, nullptr, false);
+  return json{
+      {"id", h.id},
+      {"state", store::host_state_name(h.state)},
+      {"reasons", h.reasons},
+      {"ek_issuer", h.ek_issuer},
+      {"enrolled_at_ms", h.enrolled_at_ms},
+      {"last_attested_at_ms", h.last_attested_at_ms},
+      {"seconds_since_attestation",
+       h.last_attested_at_ms ? static_cast<double>(now - h.last_attested_at_ms) / 1000.0 : -1.0},
+      {"state_changed_at_ms", h.state_changed_at_ms},
+      {"attestations", h.attestations},
+      {"tpm",
+       {{"reset_count", h.reset_count}, {"restart_count", h.restart_count}, {"clock", h.clock}}},
+      {"ima_entries_appraised", h.ima_entries},
+      {"pcrs", pcrs.is_discarded() ? json::object() : pcrs}};
+}
+
+struct PendingEnrollment {
+  std::string host_id;
+  std::vector<uint8_t> ek_certificate, ek_public, ak_public;
+  std::string ek_issuer;
+  std::string csr;
+  std::vector<uint8_t> secret;
+  int64_t expires_ms = 0;
+};
+
+struct OutstandingChallenge {
+  Challenge challenge;
+  int64_t expires_ms = 0;
+};
+
+constexpr size_t kMaxPending = 10000;
+
+class VerifierImpl final : public Verifier {
+ public:
+  explicit VerifierImpl(VerifierOptions o) : opts_(std::move(o)) {}
+  ~VerifierImpl() override { stop(); }
+
+  Status init() {
+    std::error_code ec;
+    fs::create_directories(opts_.data_dir, ec);
+    if (ec) return Error(ErrorCode::kIo, opts_.data_dir + ": cannot create: " + ec.message());
+    ::chmod(opts_.data_dir.c_str(), 0700);
+    const std::string d = opts_.data_dir + "/";
+    IRONROOT_ASSIGN_OR_RETURN(store_, store::open_sqlite_store(d + "ironroot.db"));
+    IRONROOT_ASSIGN_OR_RETURN(ca_key_,
+                              load_or_create(d + "ca.key", [] { return crypto::generate_key(); }));
+    IRONROOT_ASSIGN_OR_RETURN(ca_pem_, load_or_create(d + kCaCertFile, [&] {
+                                return crypto::make_ca_certificate(ca_key_, "ironroot verifier CA",
+                                                                   3650);
+                              }));
+    ::chmod((d + kCaCertFile).c_str(), 0644);
+    IRONROOT_ASSIGN_OR_RETURN(std::string server_key, load_or_create(d + "server.key", [] {
+                                return crypto::generate_key();
+                              }));
+    IRONROOT_ASSIGN_OR_RETURN(
+        std::string server_cert, load_or_create(d + "server.pem", [&]() -> Result<std::string> {
+          IRONROOT_ASSIGN_OR_RETURN(std::string csr,
+                                    crypto::make_csr(server_key, "ironroot verifier"));
+          crypto::IssueOptions io;
+          io.common_name = "ironroot verifier";
+          io.server = true;
+          io.days = 825;
+          io.dns = opts_.server_names;
+          io.ips = opts_.server_ips;
+          return crypto::issue_certificate(ca_key_, ca_pem_, csr, io);
+        }));
+    IRONROOT_ASSIGN_OR_RETURN(token_, load_or_create(d + kOperatorTokenFile, [] {
+                                return Result<std::string>(crypto::random_token(32));
+                              }));
+    while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
+    for (const auto& p : opts_.ek_ca_paths) {
+      auto st = ek_cas_.add_path(p);
+      if (!st) return std::move(st).error().with_context("EK CA bundle");
+    }
+    log::info("verifier data directory ready",
+              {{"dir", opts_.data_dir},
+               {"schema", std::to_string(store_->schema_version())},
+               {"ek_cas", std::to_string(ek_cas_.size())}});
+    net::ServerOptions so;
+    so.address = opts_.address;
+    so.port = opts_.port;
+    so.threads = opts_.threads;
+    net::TlsServerConfig tls{server_cert, server_key, ca_pem_};
+    IRONROOT_ASSIGN_OR_RETURN(
+        server_, net::HttpsServer::start(so, tls, [this](const Request& r) { return handle(r); }));
+    ticker_ = std::thread([this] { tick_loop(); });
+    log::info("verifier listening",
+              {{"address", opts_.address}, {"port", std::to_string(server_->port())}});
+    return {};
+  }
+
+  uint16_t port() const override { return server_ ? server_->port() : 0; }
+  std::string ca_pem() const override { return ca_pem_; }
+  std::string operator_token() const override { return token_; }
+
+  void stop() override {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (ticker_.joinable()) ticker_.join();
+    if (server_) server_->stop();
+  }
+
+ private:
+  // ---- routing -------------------------------------------------------------------------------
+  Response handle(const Request& r) {
+    std::vector<std::string> seg;
+    {
+      std::stringstream ss(r.path);
+      std::string s;
+      while (std::getline(ss, s, '/')) {
+        if (!s.empty()) seg.push_back(s);
+      }
+    }
+    if (seg.size() < 2 || seg[0] != "v1") return fail(404, "no such endpoint: " + r.path);
+    const bool write = r.method == "POST" || r.method == "PUT";
+    json body;
+    if (write) {
+      auto ct = r.header("content-type");
+      if (ct.rfind("application/json", 0) != 0)
+        return fail(415, "send Content-Type: application/json");
+      body = json::parse(r.body, nullptr, false);
+      if (body.is_discarded() || !body.is_object())
+        return fail(400, "the body is not a JSON object");
+    }
+    if (seg[1] == "health" && seg.size() == 2) return reply(200, json{{"status", "ok"}});
+    if (seg[1] == "enrollments") {
+      if (seg.size() == 2 && r.method == "POST") return enroll(body);
+      if (seg.size() == 4 && seg[3] == "activate" && r.method == "POST")
+        return activate(seg[2], body);
+      return fail(405, "use POST /v1/enrollments or POST /v1/enrollments/{id}/activate");
+    }
+    if (seg[1] == "hosts" && seg.size() == 4 && (seg[3] == "challenge" || seg[3] == "evidence")) {
+      if (r.method != "POST") return fail(405, "use POST");
+      if (r.peer_common_name.empty())
+        return fail(401, "a client certificate issued at enrolment is required");
+      if (r.peer_common_name != seg[2])
+        return fail(403, "this certificate belongs to another host");
+      return seg[3] == "challenge" ? challenge(seg[2], r) : evidence(seg[2], r, body);
+    }
+    // Operator and relying-party API: bearer token.
+    if (!authorized(r))
+      return fail(401, "present the operator token: Authorization: Bearer <token>");
+    if (seg[1] == "hosts") {
+      if (seg.size() == 2 && r.method == "GET") return list_hosts();
+      if (seg.size() == 3 && r.method == "GET") return get_host(seg[2]);
+      if (seg.size() == 3 && r.method == "DELETE") return delete_host(seg[2]);
+      if (seg.size() == 4 && seg[3] == "admission" && r.method == "GET") return admission(seg[2]);
+      if (seg.size() == 4 && seg[3] == "events" && r.method == "GET") return host_events(seg[2]);
+      return fail(405, "method not allowed on " + r.path);
+    }
+    if (seg[1] == "policy") {
+      if (seg.size() == 3 && seg[2] == "capture" && r.method == "POST") return capture(body);
+      if (seg.size() == 3 && seg[2] == "references" && r.method == "PUT")
+        return set_references(body);
+      if (seg.size() == 3 && seg[2] == "references" && r.method == "GET") return get_references();
+      return fail(405, "method not allowed on " + r.path);
+    }
+    return fail(404, "no such endpoint: " + r.path);
+  }
+
+  bool authorized(const Request& r) const {
+    const std::string h = r.header("authorization");
+    const std::string prefix = "Bearer ";
+    if (h.rfind(prefix, 0) != 0) return false;
+    std::string t = h.substr(prefix.size());
+    return crypto::equal_ct(Bytes(reinterpret_cast<const uint8_t*>(t.data()), t.size()),
+                            Bytes(reinterpret_cast<const uint8_t*>(token_.data()), token_.size()));
+  }
+
+  // ---- enrolment -----------------------------------------------------------------------------
+  Response enroll(const json& b) {
+    auto id = str_field(b, "host_id", 64);
+    if (!id || !valid_host_id(*id)) return fail(400, "\"host_id\": 1-64 of [A-Za-z0-9._-]");
+    auto ek_pub = b64_field(b, "ek_public", 4096);
+    auto ak_pub = b64_field(b, "ak_public", 4096);
+    auto csr = str_field(b, "csr", 16384);
+    if (!ek_pub) return fail(400, ek_pub.error().message());
+    if (!ak_pub) return fail(400, ak_pub.error().message());
+    if (!csr) return fail(400, csr.error().message());
+    std::vector<uint8_t> ek_cert;
+    if (b.contains("ek_certificate") && !b["ek_certificate"].is_null()) {
+      auto c = b64_field(b, "ek_certificate", 8192);
+      if (!c) return fail(400, c.error().message());
+      ek_cert = std::move(*c);
+    }
+    std::string issuer;
+    if (ek_cert.empty()) {
+      if (!opts_.allow_ek_without_certificate) {
+        return refuse_enrolment(
+            *id, 403, "the TPM presented no EK certificate and this verifier requires one");
+      }
+      issuer = "(no EK certificate: allowed by configuration)";
+    } else {
+      auto info = tpm2::verify_ek_certificate(ek_cert, ek_cas_, std::nullopt);
+      if (!info)
+        return refuse_enrolment(*id, 403, "EK certificate refused: " + info.error().message());
+      if (!tpm2::public_key_matches(*info, *ek_pub)) {
+        return refuse_enrolment(*id, 403, "the EK public key is not the one in the EK certificate");
+      }
+      issuer = info->issuer;
+    }
+    auto ak = tpm2::parse_public(*ak_pub);
+    if (!ak) return fail(400, "\"ak_public\": " + ak.error().message());
+    if (!ak->is_restricted_signing) {
+      return refuse_enrolment(*id, 403, "the attestation key is not a restricted signing key");
+    }
+    auto ak_name = tpm2::name(*ak_pub);
+    if (!ak_name) return fail(400, "\"ak_public\": " + ak_name.error().message());
+    // A host id stays bound to the TPM it first enrolled with.
+    auto existing = store_->host(*id);
+    if (!existing) return fail(500, existing.error().message());
+    if (*existing && (*existing)->ek_public != *ek_pub) {
+      return refuse_enrolment(*id, 409,
+                              "host id already enrolled with another TPM; delete it first");
+    }
+    PendingEnrollment p;
+    p.host_id = *id;
+    p.ek_certificate = std::move(ek_cert);
+    p.ek_public = *ek_pub;
+    p.ak_public = *ak_pub;
+    p.ek_issuer = issuer;
+    p.csr = *csr;
+    p.secret = crypto::random_bytes(32);
+    p.expires_ms = now_ms() + 60'000;
+    auto cred = tpm2::make_credential(*ek_pub, *ak_name, p.secret);
+    if (!cred) return fail(400, "cannot make a credential for this EK: " + cred.error().message());
+    std::string eid = crypto::random_token(16);
+    {
+      std::lock_guard lock(mu_);
+      expire_locked(now_ms());
+      if (pending_.size() >= kMaxPending)
+        return fail(503, "too many enrolments in progress; retry later");
+      pending_[eid] = std::move(p);
+    }
+    log::info("enrolment started", {{"host", *id}, {"ek_issuer", issuer}});
+    return reply(201, json{{"enrollment_id", eid},
+                           {"id_object", crypto::base64_encode(cred->id_object)},
+                           {"encrypted_secret", crypto::base64_encode(cred->encrypted_secret)}});
+  }
+
+  Response refuse_enrolment(const std::string& id, int status, const std::string& why) {
+    log::warn("enrolment refused", {{"host", id}, {"reason", why}});
+    return fail(status, why);
+  }
+
+  Response activate(const std::string& eid, const json& b) {
+    auto secret = b64_field(b, "secret", 128);
+    if (!secret) return fail(400, secret.error().message());
+    PendingEnrollment p;
+    {
+      std::lock_guard lock(mu_);
+      expire_locked(now_ms());
+      auto it = pending_.find(eid);
+      if (it == pending_.end()) return fail(404, "no such enrolment (expired or already used)");
+      p = std::move(it->second);
+      pending_.erase(it);  // one attempt only
+    }
+    if (!crypto::equal_ct(*secret, p.secret)) {
+      return refuse_enrolment(
+          p.host_id, 403,
+          "credential activation failed: the AK is not in the TPM that owns this EK");
+    }
+    crypto::IssueOptions io;
+    io.common_name = p.host_id;
+    io.client = true;
+    io.days = 365;
+    auto cert = crypto::issue_certificate(ca_key_, ca_pem_, p.csr, io);
+    if (!cert) return fail(400, "\"csr\": " + cert.error().message());
+    auto fp = crypto::certificate_fingerprint(*cert);
+    if (!fp) return fail(500, fp.error().message());
+    int64_t now = now_ms();
+    std::lock_guard lock(hosts_mu_);
+    auto existing = store_->host(p.host_id);
+    if (!existing) return fail(500, existing.error().message());
+    HostRecord h;
+    if (*existing) {
+      h = **existing;  // re-enrolment of the same TPM: keep history, require fresh evidence
+      h.reasons = {"re-enrolled; waiting for the first attestation"};
+    } else {
+      h.id = p.host_id;
+      h.enrolled_at_ms = now;
+      h.reasons = {"enrolled; waiting for the first attestation"};
+    }
+    h.state = HostState::kEnrolling;
+    h.state_changed_at_ms = now;
+    h.ek_certificate = p.ek_certificate;
+    h.ek_public = p.ek_public;
+    h.ak_public = p.ak_public;
+    h.ek_issuer = p.ek_issuer;
+    h.tls_fingerprint = *fp;
+    h.have_clock = false;
+    if (auto st = store_->put_host(h); !st) return fail(500, st.error().message());
+    (void)store_->append_event({0, h.id, now, "enrolled", json{{"ek_issuer", h.ek_issuer}}.dump()});
+    log::info("host enrolled", {{"host", h.id}, {"ek_issuer", h.ek_issuer}});
+    return reply(200, json{{"host_id", h.id},
+                           {"certificate", *cert},
+                           {"ca", ca_pem_},
+                           {"interval_ms", opts_.interval_ms}});
+  }
+
+  // ---- attestation ---------------------------------------------------------------------------
+  Result<HostRecord> enrolled_host(const std::string& id, const Request& r) {
+    auto h = store_->host(id);
+    if (!h) return std::move(h).error();
+    if (!*h) return Error(ErrorCode::kNotFound, "host " + id + " is not enrolled");
+    if ((*h)->tls_fingerprint != r.peer_fingerprint) {
+      return Error(ErrorCode::kInvalidArgument, "this certificate is not the one issued to " + id);
+    }
+    return std::move(**h);
+  }
+
+  Response challenge(const std::string& id, const Request& r) {
+    auto h = enrolled_host(id, r);
+    if (!h) return fail(h.error().code() == ErrorCode::kNotFound ? 404 : 403, h.error().message());
+    OutstandingChallenge c;
+    c.challenge.nonce = crypto::random_bytes(32);
+    c.challenge.bank = opts_.bank;
+    c.challenge.pcr_mask = opts_.pcr_mask;
+    c.challenge.ima_offset = h->ima_entries;
+    c.expires_ms = now_ms() + std::max(30'000, 5 * opts_.interval_ms);
+    json pcrs = json::array();
+    for (uint32_t i = 0; i < 24; ++i) {
+      if ((opts_.pcr_mask >> i) & 1) pcrs.push_back(i);
+    }
+    json out{{"nonce", crypto::base64_encode(c.challenge.nonce)},
+             {"bank", std::string(crypto::hash_alg_name(opts_.bank))},
+             {"pcrs", pcrs},
+             {"ima_offset", c.challenge.ima_offset},
+             {"interval_ms", opts_.interval_ms}};
+    std::lock_guard lock(mu_);
+    challenges_[id] = std::move(c);  // one outstanding challenge per host
+    return reply(200, out);
+  }
+
+  Response evidence(const std::string& id, const Request& r, const json& b) {
+    auto nonce = b64_field(b, "nonce", 128);
+    if (!nonce) return fail(400, nonce.error().message());
+    Evidence ev;
+    if (!b.contains("quote") || !b["quote"].is_object())
+      return fail(400, "\"quote\" must be an object");
+    auto attest = b64_field(b["quote"], "attest", 4096);
+    auto sig = b64_field(b["quote"], "signature", 4096);
+    if (!attest) return fail(400, "quote: " + attest.error().message());
+    if (!sig) return fail(400, "quote: " + sig.error().message());
+    ev.quote_attest = std::move(*attest);
+    ev.quote_signature = std::move(*sig);
+    if (!b.contains("pcrs") || !b["pcrs"].is_object())
+      return fail(400, "\"pcrs\" must be an object {\"0\": \"<hex>\"}");
+    for (const auto& [k, v] : b["pcrs"].items()) {
+      uint32_t pcr = 0;
+      if (k.empty() || k.size() > 2 || k.find_first_not_of("0123456789") != std::string::npos ||
+          (pcr = static_cast<uint32_t>(std::stoul(k))) >= 24 || !v.is_string()) {
+        return fail(400, "\"pcrs\": bad entry \"" + k + "\"");
+      }
+      auto bytes = from_hex(v.get<std::string>());
+      if (!bytes) return fail(400, "\"pcrs\": PCR " + k + ": " + bytes.error().message());
+      ev.pcrs[pcr] = std::move(*bytes);
+    }
+    auto log_bytes = b64_field(b, "event_log", 16 << 20);
+    if (!log_bytes) return fail(400, log_bytes.error().message());
+    ev.event_log = std::move(*log_bytes);
+    if (b.contains("ima")) {
+      if (!b["ima"].is_object()) return fail(400, "\"ima\" must be an object");
+      auto entries = str_field(b["ima"], "entries", 32 << 20);
+      if (!entries) return fail(400, "ima: " + entries.error().message());
+      ev.ima_entries = std::move(*entries);
+      if (!b["ima"].contains("offset") || !b["ima"]["offset"].is_number_unsigned()) {
+        return fail(400, "ima: \"offset\" must be a non-negative integer");
+      }
+      ev.ima_offset = b["ima"]["offset"].get<uint64_t>();
+    }
+    // The challenge is consumed whatever happens next: a nonce is good for one quote.
+    Challenge ch;
+    {
+      std::lock_guard lock(mu_);
+      auto it = challenges_.find(id);
+      if (it == challenges_.end() || it->second.expires_ms < now_ms() ||
+          !crypto::equal_ct(it->second.challenge.nonce, *nonce)) {
+        if (it != challenges_.end() && crypto::equal_ct(it->second.challenge.nonce, *nonce))
+          challenges_.erase(it);
+        log::warn("evidence refused: unknown, used or expired nonce", {{"host", id}});
+        return fail(409, "unknown, used or expired nonce: ask for a new challenge");
+      }
+      ch = std::move(it->second.challenge);
+      challenges_.erase(it);
+    }
+    std::lock_guard lock(hosts_mu_);
+    auto h = enrolled_host(id, r);
+    if (!h) return fail(h.error().code() == ErrorCode::kNotFound ? 404 : 403, h.error().message());
+    std::optional<References> refs;
+    if (auto doc = store_->reference("default"); doc && *doc) {
+      auto parsed = References::from_json(**doc);
+      if (parsed) refs = std::move(*parsed);
+    }
+    Verdict v = appraise(*h, ch, ev, refs ? &*refs : nullptr);
+    HostRecord& host = *h;
+    int64_t now = now_ms();
+    HostState old_state = host.state;
+    if (v.evidence_valid) {
+      if (v.rebooted) {
+        (void)store_->append_event(
+            {0, id, now, "reboot",
+             json{{"reset_count", v.reset_count}, {"restart_count", v.restart_count}}.dump()});
+      }
+      host.have_clock = true;
+      host.clock = v.clock;
+      host.reset_count = v.reset_count;
+      host.restart_count = v.restart_count;
+      host.ima_entries = v.ima_entries;
+      host.ima_pcr10_json =
+          json{{std::string(crypto::hash_alg_name(ch.bank)), v.ima_pcr10_hex}}.dump();
+      json pcrs = json::object();
+      for (const auto& [pcr, hex] : v.pcrs_hex) pcrs[std::to_string(pcr)] = hex;
+      host.pcrs_json = json{{std::string(crypto::hash_alg_name(ch.bank)), pcrs}}.dump();
+      host.last_attested_at_ms = now;
+    }
+    ++host.attestations;
+    host.state = v.trusted ? HostState::kTrusted : HostState::kUntrusted;
+    host.reasons = v.reasons;
+    if (host.state != old_state) {
+      host.state_changed_at_ms = now;
+      (void)store_->append_event({0, id, now, "state",
+                                  json{{"from", store::host_state_name(old_state)},
+                                       {"to", store::host_state_name(host.state)},
+                                       {"reasons", v.reasons}}
+                                      .dump()});
+      if (host.state == HostState::kTrusted) {
+        log::info("host trusted", {{"host", id}});
+      } else {
+        log::warn("host untrusted",
+                  {{"host", id}, {"reason", v.reasons.empty() ? "" : v.reasons.front()}});
+      }
+    }
+    if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
+    return reply(200, json{{"state", store::host_state_name(host.state)},
+                           {"reasons", host.reasons},
+                           {"interval_ms", opts_.interval_ms}});
+  }
+
+  // ---- operators and relying parties ---------------------------------------------------------
+  Response list_hosts() {
+    auto hosts = store_->hosts();
+    if (!hosts) return fail(500, hosts.error().message());
+    json out = json::array();
+    int64_t now = now_ms();
+    for (const auto& h : *hosts) out.push_back(host_json(h, now));
+    return reply(200, json{{"hosts", out}});
+  }
+
+  Response get_host(const std::string& id) {
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    return reply(200, host_json(**h, now_ms()));
+  }
+
+  Response delete_host(const std::string& id) {
+    std::lock_guard lock(hosts_mu_);
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    if (auto st = store_->delete_host(id); !st) return fail(500, st.error().message());
+    (void)store_->append_event({0, id, now_ms(), "deleted", "{}"});
+    return reply(200, json{{"deleted", id}});
+  }
+
+  Response admission(const std::string& id) {
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h)
+      return reply(404, json{{"host", id}, {"allowed", false}, {"reasons", {"not enrolled"}}});
+    const auto& host = **h;
+    bool allowed = host.state == HostState::kTrusted;
+    return reply(200, json{{"host", id},
+                           {"allowed", allowed},
+                           {"state", store::host_state_name(host.state)},
+                           {"reasons", host.reasons},
+                           {"last_attested_at_ms", host.last_attested_at_ms}});
+  }
+
+  Response host_events(const std::string& id) {
+    auto evs = store_->events(id, 100);
+    if (!evs) return fail(500, evs.error().message());
+    json out = json::array();
+    for (const auto& e : *evs) {
+      out.push_back({{"at_ms", e.at_ms},
+                     {"kind", e.kind},
+                     {"detail", json::parse(e.detail_json, nullptr, false)}});
+    }
+    return reply(200, json{{"host", id}, {"events", out}});
+  }
+
+  Response capture(const json& b) {
+    auto id = str_field(b, "host", 64);
+    if (!id) return fail(400, id.error().message());
+    auto h = store_->host(*id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + *id);
+    if ((*h)->last_attested_at_ms == 0) return fail(409, "host " + *id + " has not attested yet");
+    std::vector<uint32_t> pcrs = {0, 1, 2, 3, 4, 5, 6, 7};
+    if (b.contains("pcrs")) {
+      if (!b["pcrs"].is_array()) return fail(400, "\"pcrs\" must be a list of PCR indices");
+      pcrs.clear();
+      for (const auto& p : b["pcrs"]) {
+        if (!p.is_number_unsigned() || p.get<uint32_t>() >= 24)
+          return fail(400, "\"pcrs\": PCR indices are 0-23");
+        pcrs.push_back(p.get<uint32_t>());
+      }
+    }
+    json stored = json::parse((*h)->pcrs_json, nullptr, false);
+    const std::string bank(crypto::hash_alg_name(opts_.bank));
+    if (!stored.is_object() || !stored.contains(bank))
+      return fail(409, "no verified " + bank + " PCR values for " + *id);
+    References refs;
+    refs.name = "golden:" + *id;
+    refs.bank = opts_.bank;
+    // Merge with what is already approved, so that capturing a second golden host adds its
+    // values (another hardware model, a new firmware version) instead of replacing them.
+    if (auto doc = store_->reference("default"); doc && *doc && !b.value("replace", false)) {
+      auto old = References::from_json(**doc);
+      if (old && old->bank == refs.bank) {
+        refs.allowed = old->allowed;
+        refs.name = old->name + "+" + *id;
+      }
+    }
+    for (uint32_t pcr : pcrs) {
+      auto key = std::to_string(pcr);
+      if (!stored[bank].contains(key)) return fail(409, "PCR " + key + " was not quoted by " + *id);
+      auto value = stored[bank][key].get<std::string>();
+      auto& list = refs.allowed[pcr];
+      if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+    }
+    if (auto st = store_->put_reference("default", refs.to_json(), "capture:" + *id); !st) {
+      return fail(500, st.error().message());
+    }
+    log::info("reference values captured", {{"host", *id}, {"name", refs.name}});
+    return reply(200, json::parse(refs.to_json()));
+  }
+
+  Response set_references(const json& b) {
+    auto refs = References::from_json(b.dump());
+    if (!refs) return fail(400, refs.error().message());
+    if (refs->bank != opts_.bank)
+      return fail(400, "reference values must be for the " +
+                           std::string(crypto::hash_alg_name(opts_.bank)) +
+                           " bank this verifier quotes");
+    if (auto st = store_->put_reference("default", refs->to_json(), "api"); !st)
+      return fail(500, st.error().message());
+    log::info("reference values set", {{"name", refs->name}});
+    return reply(200, json::parse(refs->to_json()));
+  }
+
+  Response get_references() {
+    auto doc = store_->reference("default");
+    if (!doc) return fail(500, doc.error().message());
+    if (!*doc) return fail(404, "no reference values yet");
+    return reply(200, json::parse(**doc));
+  }
+
+  // ---- background: expiry and unreachable hosts ----------------------------------------------
+  void expire_locked(int64_t now) {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      it = it->second.expires_ms < now ? pending_.erase(it) : std::next(it);
+    }
+    for (auto it = challenges_.begin(); it != challenges_.end();) {
+      it = it->second.expires_ms < now ? challenges_.erase(it) : std::next(it);
+    }
+  }
+
+  void tick_loop() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, std::chrono::milliseconds(std::max(100, opts_.interval_ms / 2)));
+      if (stopping_) break;
+      expire_locked(now_ms());
+      lock.unlock();
+      mark_unreachable();
+      lock.lock();
+    }
+  }
+
+  void mark_unreachable() {
+    std::lock_guard lock(hosts_mu_);
+    auto hosts = store_->hosts();
+    if (!hosts) return;
+    int64_t now = now_ms();
+    int64_t limit = static_cast<int64_t>(opts_.interval_ms) * opts_.unreachable_after_intervals;
+    for (auto& h : *hosts) {
+      if (h.state == HostState::kUnreachable) continue;
+      int64_t last = h.last_attested_at_ms ? h.last_attested_at_ms : h.state_changed_at_ms;
+      if (now - last <= limit) continue;
+      HostState old = h.state;
+      h.state = HostState::kUnreachable;
+      h.reasons = {"no valid attestation for " + std::to_string((now - last) / 1000) +
+                   " s (limit " + std::to_string(limit / 1000) + " s)"};
+      h.state_changed_at_ms = now;
+      (void)store_->put_host(h);
+      (void)store_->append_event(
+          {0, h.id, now, "state",
+           json{{"from", store::host_state_name(old)}, {"to", "unreachable"}}.dump()});
+      log::warn("host unreachable", {{"host", h.id}});
+    }
+  }
+
+  VerifierOptions opts_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<net::HttpsServer> server_;
+  tpm2::CaBundle ek_cas_;
+  std::string ca_key_, ca_pem_, token_;
+  std::mutex mu_;        // pending_, challenges_, stopping_
+  std::mutex hosts_mu_;  // read-modify-write of host records
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::map<std::string, PendingEnrollment> pending_;
+  std::map<std::string, OutstandingChallenge> challenges_;
+  std::thread ticker_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Verifier>> Verifier::start(const VerifierOptions& options) {
+  if (options.data_dir.empty())
+    return invalid_argument("the verifier needs a data directory (--data-dir)");
+  auto v = std::make_unique<VerifierImpl>(options);
+  IRONROOT_RETURN_IF_ERROR(v->init());
+  return std::unique_ptr<Verifier>(std::move(v));
+}
+
+}  // namespace ironroot::verifier

@@ -1,0 +1,297 @@
+// ironroot verifier | agent | hosts | policy: the attestation loop's processes and its operator
+// commands.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "agent/agent.h"
+#include "commands.h"
+#include "core/log.h"
+#include "net/http.h"
+#include "output.h"
+#include "verifier/service.h"
+
+namespace ironroot::cli {
+namespace {
+
+using nlohmann::json;
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+  g_stop = true;
+}
+
+void install_signal_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// How an operator command reaches the verifier: URL, CA and token, from flags or a data dir.
+struct OperatorConnection {
+  std::string url = "https://127.0.0.1:8443";
+  std::string data_dir;
+  std::string ca_file;
+  std::string token_file;
+
+  void add_options(CLI::App* cmd) {
+    cmd->add_option("--verifier", url, "Verifier URL")
+        ->capture_default_str()
+        ->envname("IRONROOT_VERIFIER");
+    cmd->add_option("--data-dir", data_dir,
+                    "The verifier's data directory: take ca.pem and operator.token from it")
+        ->envname("IRONROOT_DATA_DIR");
+    cmd->add_option("--ca", ca_file, "The verifier's CA certificate (PEM)");
+    cmd->add_option("--token-file", token_file, "File holding the operator token")
+        ->envname("IRONROOT_TOKEN_FILE");
+  }
+
+  Result<json> call(const std::string& method, const std::string& target,
+                    const std::string& body = "") const {
+    std::string ca =
+        ca_file.empty() && !data_dir.empty() ? data_dir + "/" + verifier::kCaCertFile : ca_file;
+    std::string tok = token_file.empty() && !data_dir.empty()
+                          ? data_dir + "/" + verifier::kOperatorTokenFile
+                          : token_file;
+    if (ca.empty() || tok.empty()) {
+      return invalid_argument(
+          "say where the verifier's CA and token are: --data-dir DIR, or --ca FILE --token-file "
+          "FILE");
+    }
+    std::string token = read_file(tok);
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    IRONROOT_ASSIGN_OR_RETURN(auto hp, net::parse_https_url(url));
+    net::HttpsClient client(hp.first, hp.second, {read_file(ca), "", "", ""});
+    IRONROOT_ASSIGN_OR_RETURN(
+        net::Response r,
+        client.request(method, target, body, {{"Authorization", "Bearer " + token}}));
+    auto j = json::parse(r.body, nullptr, false);
+    if (r.status >= 300) {
+      return Error(ErrorCode::kInvalidArgument,
+                   method + " " + target + ": " + std::to_string(r.status) + ": " +
+                       (j.is_object() ? j.value("error", r.body) : r.body));
+    }
+    if (j.is_discarded()) return malformed("the verifier's answer is not JSON");
+    return j;
+  }
+};
+
+void print_hosts(const json& doc) {
+  std::printf("%-20s %-12s %-10s %s\n", "HOST", "STATE", "LAST SEEN", "REASONS");
+  for (const auto& h : doc["hosts"]) {
+    double ago = h.value("seconds_since_attestation", -1.0);
+    std::string seen = ago < 0 ? "never" : (std::to_string(static_cast<int>(ago)) + "s ago");
+    std::string reasons;
+    for (const auto& r : h["reasons"])
+      reasons += (reasons.empty() ? "" : "; ") + r.get<std::string>();
+    std::printf("%-20s %-12s %-10s %s\n", h["id"].get<std::string>().c_str(),
+                h["state"].get<std::string>().c_str(), seen.c_str(), reasons.c_str());
+  }
+}
+
+}  // namespace
+
+void add_verifier_commands(CLI::App& app, int* exit_code) {
+  // ---- ironroot verifier
+  auto* v = app.add_subcommand(
+      "verifier", "Run the verifier: enrolment, attestation, admission, API under /v1");
+  static verifier::VerifierOptions vo;
+  static std::string listen = "127.0.0.1:8443", bank = "sha256", log_format;
+  static std::vector<std::string> pcrs_list;
+  v->set_config("--config", "",
+                "Read options from a TOML/INI file (keys are the long option names)");
+  v->add_option("--data-dir", vo.data_dir, "Data directory: database, CA, keys, operator token")
+      ->required();
+  v->add_option("--listen", listen, "Address and port to serve HTTPS on")->capture_default_str();
+  v->add_option("--interval-ms", vo.interval_ms, "Attestation interval the agents keep")
+      ->capture_default_str();
+  v->add_option("--unreachable-after", vo.unreachable_after_intervals,
+                "Intervals without valid evidence before a host is unreachable")
+      ->capture_default_str();
+  v->add_option(
+      "--ek-ca", vo.ek_ca_paths,
+      "TPM manufacturer CA certificates (file or directory, repeatable); data/tpm-ca in the "
+      "source tree ships the manufacturers' CAs");
+  v->add_flag("--allow-ek-without-certificate", vo.allow_ek_without_certificate,
+              "Enrol TPMs that have no EK certificate (trust on first use of the EK)");
+  v->add_option("--bank", bank, "PCR bank to quote")->capture_default_str();
+  v->add_option("--threads", vo.threads, "HTTPS worker threads")->capture_default_str();
+  v->add_option("--server-name", vo.server_names,
+                "DNS names for the server certificate (first start)");
+  v->add_option("--server-ip", vo.server_ips,
+                "IP addresses for the server certificate (first start)");
+  v->add_option("--log-format", log_format,
+                "text or json (default: json unless stderr is a terminal)");
+  v->callback([exit_code] {
+    install_signal_handlers();
+    if (!log_format.empty()) log::set_format(log_format);
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) {
+      print_error("--listen wants ADDRESS:PORT");
+      *exit_code = kExitError;
+      return;
+    }
+    vo.address = listen.substr(0, colon);
+    vo.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+    auto alg = crypto::hash_alg_from_name(bank);
+    if (!alg) {
+      print_error("--bank: unknown bank " + bank);
+      *exit_code = kExitError;
+      return;
+    }
+    vo.bank = *alg;
+    auto server = verifier::Verifier::start(vo);
+    if (!server) {
+      print_error(server.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    (*server)->stop();
+    *exit_code = kExitOk;
+  });
+
+  // ---- ironroot agent
+  auto* a = app.add_subcommand(
+      "agent", "Run the agent: enrol this host's TPM, then answer the verifier's challenges");
+  static agent::AgentOptions ao;
+  static std::string agent_log_format;
+  a->set_config("--config", "",
+                "Read options from a TOML/INI file (keys are the long option names)");
+  a->add_option("--verifier", ao.verifier_url, "Verifier URL, https://HOST:PORT")->required();
+  a->add_option("--verifier-ca", ao.verifier_ca_file,
+                "The verifier's CA certificate (its data dir's ca.pem)")
+      ->required();
+  a->add_option("--state-dir", ao.state_dir, "Where the agent keeps its TLS key and certificate")
+      ->required();
+  a->add_option("--host-id", ao.host_id, "Name to enrol under (default: the host name)");
+  a->add_option("--tcti", ao.tcti, "TPM access: device:/dev/tpmrm0, swtpm:host=H,port=P, ...")
+      ->capture_default_str();
+  a->add_option("--eventlog", ao.eventlog_path, "Firmware event log")->capture_default_str();
+  a->add_option("--ima", ao.ima_path, "IMA ascii measurement list")->capture_default_str();
+  a->add_flag("--tpm-startup", ao.tpm_startup, "Send TPM2_Startup first (simulators)");
+  a->add_option("--log-format", agent_log_format, "text or json");
+  a->callback([exit_code] {
+    install_signal_handlers();
+    if (!agent_log_format.empty()) log::set_format(agent_log_format);
+    auto ag = agent::Agent::create(ao);
+    if (!ag) {
+      print_error(ag.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    (*ag)->run(g_stop);
+    *exit_code = kExitOk;
+  });
+
+  // ---- ironroot hosts
+  auto* h = app.add_subcommand("hosts", "List enrolled hosts and whether they may run workloads");
+  static OperatorConnection hc;
+  static bool hosts_json = false;
+  static std::string one_host;
+  hc.add_options(h);
+  h->add_option("HOST", one_host, "Show one host in full (with its recent events)");
+  h->add_flag("--json", hosts_json, "JSON for scripts");
+  h->callback([exit_code] {
+    auto r = hc.call("GET", one_host.empty() ? "/v1/hosts" : "/v1/hosts/" + one_host);
+    if (!r) {
+      print_error(r.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    if (!one_host.empty()) {
+      auto ev = hc.call("GET", "/v1/hosts/" + one_host + "/events");
+      if (ev) (*r)["events"] = (*ev)["events"];
+      if (hosts_json) {
+        std::cout << r->dump(2) << "\n";
+      } else {
+        write_yaml(std::cout, *r);
+      }
+    } else if (hosts_json) {
+      std::cout << r->dump(2) << "\n";
+    } else {
+      print_hosts(*r);
+    }
+    *exit_code = kExitOk;
+  });
+
+  // ---- ironroot policy capture | set | show
+  auto* p = app.add_subcommand("policy", "Reference values: what a trusted host's PCRs may hold");
+  p->require_subcommand(1);
+  static OperatorConnection pc;
+  auto* cap = p->add_subcommand(
+      "capture",
+      "Approve the PCR values a golden host last proved (merged with those already approved)");
+  static std::string golden;
+  static std::vector<uint32_t> cap_pcrs;
+  static bool replace = false;
+  pc.add_options(cap);
+  cap->add_option("HOST", golden, "The golden host")->required();
+  cap->add_option(
+      "--pcr", cap_pcrs,
+      "PCRs to take (repeatable; default 0-7: firmware, boot configuration, Secure Boot)");
+  cap->add_flag("--replace", replace, "Replace the approved values instead of adding to them");
+  cap->callback([exit_code] {
+    json body{{"host", golden}, {"replace", replace}};
+    if (!cap_pcrs.empty()) body["pcrs"] = cap_pcrs;
+    auto r = pc.call("POST", "/v1/policy/capture", body.dump());
+    if (!r) {
+      print_error(r.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    std::cout << r->dump(2) << "\n";
+    *exit_code = kExitOk;
+  });
+  auto* set = p->add_subcommand(
+      "set",
+      "Load reference values from a file: {\"name\", \"bank\", \"pcrs\": {\"0\": [\"<hex>\"]}}");
+  static std::string ref_file;
+  static OperatorConnection ps;
+  ps.add_options(set);
+  set->add_option("FILE", ref_file, "Reference values (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  set->callback([exit_code] {
+    auto r = ps.call("PUT", "/v1/policy/references", read_file(ref_file));
+    if (!r) {
+      print_error(r.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    std::cout << r->dump(2) << "\n";
+    *exit_code = kExitOk;
+  });
+  auto* show = p->add_subcommand("show", "Print the reference values in force");
+  static OperatorConnection pshow;
+  pshow.add_options(show);
+  show->callback([exit_code] {
+    auto r = pshow.call("GET", "/v1/policy/references");
+    if (!r) {
+      print_error(r.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    std::cout << r->dump(2) << "\n";
+    *exit_code = kExitOk;
+  });
+}
+
+}  // namespace ironroot::cli

@@ -1,0 +1,407 @@
+// The attestation loop end to end with real software TPMs (swtpm processes), the real verifier
+// over HTTPS with mutual TLS, and the real agent. Each test builds its own small fleet.
+#include <gtest/gtest.h>
+
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "agent/agent.h"
+#include "crypto/base64.h"
+#include "crypto/pki.h"
+#include "net/http.h"
+#include "sim/host.h"
+#include "sim/swtpm.h"
+#include "support/corpus.h"
+#include "tpmdev/tpm.h"
+#include "verifier/service.h"
+
+namespace ironroot {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+bool have_swtpm() {
+  return testing::have_program("swtpm") && testing::have_program("swtpm_setup");
+}
+
+std::string read_file(const std::string& p) {
+  return testing::read_text(p);
+}
+
+// A temporary directory removed at the end of the test.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "ironroot-it-XXXXXX").string();
+    path = ::mkdtemp(t.data());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+struct TestHost {
+  std::string id;
+  std::unique_ptr<sim::Swtpm> tpm;
+  std::unique_ptr<sim::SimulatedHost> sim;
+  std::unique_ptr<agent::Agent> agent;
+};
+
+class Fleet : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_swtpm()) GTEST_SKIP() << "swtpm / swtpm_setup not installed";
+    auto ca = sim::LocalCa::create(dir_.path + "/tpm-ca");
+    ASSERT_TRUE(ca) << ca.error().message();
+    ca_ = std::make_unique<sim::LocalCa>(std::move(*ca));
+    start_verifier(0);
+  }
+
+  void start_verifier(uint16_t port, std::vector<std::string> ek_cas = {}) {
+    verifier::VerifierOptions vo;
+    vo.data_dir = dir_.path + "/verifier";
+    vo.port = port;
+    vo.interval_ms = 1000;
+    vo.ek_ca_paths = ek_cas.empty() ? ca_->ca_files() : ek_cas;
+    auto v = verifier::Verifier::start(vo);
+    ASSERT_TRUE(v) << v.error().message();
+    verifier_ = std::move(*v);
+    operator_ = std::make_unique<net::HttpsClient>(
+        "127.0.0.1", verifier_->port(), net::TlsClientConfig{verifier_->ca_pem(), "", "", ""});
+  }
+
+  TestHost& add_host(const std::string& id, const std::string& fw = "fw 1.0",
+                     const sim::LocalCa* ca = nullptr) {
+    TestHost h;
+    h.id = id;
+    auto t = sim::Swtpm::start({dir_.path + "/" + id + "/tpm", ca ? ca : ca_.get(), "sha1,sha256"});
+    EXPECT_TRUE(t) << t.error().message();
+    h.tpm = std::move(*t);
+    h.sim = std::make_unique<sim::SimulatedHost>(dir_.path + "/" + id + "/sfs", id, fw);
+    auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+    EXPECT_TRUE(tpm) << tpm.error().message();
+    auto st = h.sim->boot(**tpm);
+    EXPECT_TRUE(st) << st.error().message();
+    hosts_.push_back(std::move(h));
+    return hosts_.back();
+  }
+
+  Result<std::unique_ptr<agent::Agent>> make_agent(TestHost& h) {
+    std::ofstream(dir_.path + "/ca.pem") << verifier_->ca_pem();
+    agent::AgentOptions ao;
+    ao.verifier_url = "https://127.0.0.1:" + std::to_string(verifier_->port());
+    ao.verifier_ca_file = dir_.path + "/ca.pem";
+    ao.state_dir = dir_.path + "/" + h.id + "/agent";
+    ao.host_id = h.id;
+    ao.tcti = h.tpm->tcti();
+    ao.eventlog_path = h.sim->eventlog_path();
+    ao.ima_path = h.sim->ima_path();
+    return agent::Agent::create(ao);
+  }
+
+  void enroll(TestHost& h) {
+    auto a = make_agent(h);
+    ASSERT_TRUE(a) << a.error().message();
+    h.agent = std::move(*a);
+    auto st = h.agent->enroll();
+    ASSERT_TRUE(st) << st.error().message();
+  }
+
+  agent::AttestResult attest(TestHost& h) {
+    auto r = h.agent->attest_once();
+    EXPECT_TRUE(r) << r.error().message();
+    return r ? *r : agent::AttestResult{};
+  }
+
+  json op(const std::string& method, const std::string& target, const json& body = nullptr,
+          int expect = 200) {
+    auto r = operator_->request(method, target, body.is_null() ? "" : body.dump(),
+                                {{"Authorization", "Bearer " + verifier_->operator_token()}});
+    EXPECT_TRUE(r) << r.error().message();
+    if (!r) return nullptr;
+    EXPECT_EQ(r->status, expect) << method << " " << target << ": " << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+
+  json host(const std::string& id) { return op("GET", "/v1/hosts/" + id); }
+
+  static std::string joined(const json& reasons) {
+    std::string s;
+    for (const auto& r : reasons) s += r.get<std::string>() + "\n";
+    return s;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<sim::LocalCa> ca_;
+  std::unique_ptr<verifier::Verifier> verifier_;
+  std::unique_ptr<net::HttpsClient> operator_;
+  std::deque<TestHost> hosts_;  // add_host() hands out references: they must stay valid
+};
+
+TEST_F(Fleet, EnrolAttestCaptureTrusted) {
+  auto& h1 = add_host("host-1");
+  auto& h2 = add_host("host-2");
+  enroll(h1);
+  enroll(h2);
+  EXPECT_EQ(host("host-1")["state"], "enrolling");
+  // Consistent evidence but nothing approved yet: not trusted, and the reason says what to do.
+  auto first = attest(h1);
+  EXPECT_EQ(first.state, "untrusted");
+  EXPECT_NE(joined(json(first.reasons)).find("policy capture"), std::string::npos);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  EXPECT_EQ(attest(h1).state, "trusted") << joined(json(attest(h1).reasons));
+  // host-2 booted the same firmware; its PCR 8 (its own kernel command line) is not captured.
+  auto r2 = attest(h2);
+  EXPECT_EQ(r2.state, "trusted") << joined(json(r2.reasons));
+  auto adm = op("GET", "/v1/hosts/host-2/admission");
+  EXPECT_EQ(adm["allowed"], true);
+  EXPECT_EQ(op("GET", "/v1/hosts")["hosts"].size(), 2u);
+}
+
+TEST_F(Fleet, UnexplainedExtendMakesTheHostUntrustedNamingThePcr) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  ASSERT_EQ(attest(h).state, "trusted");
+  {
+    auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+    ASSERT_TRUE(tpm);
+    ASSERT_TRUE(h.sim->unexplained_extend(**tpm, 4));
+  }
+  auto r = attest(h);  // the very next round
+  EXPECT_EQ(r.state, "untrusted");
+  std::string why = joined(json(r.reasons));
+  EXPECT_NE(why.find("PCR 4 (sha256)"), std::string::npos) << why;
+  EXPECT_NE(why.find("does not explain"), std::string::npos) << why;
+  auto adm = op("GET", "/v1/hosts/host-1/admission");
+  EXPECT_EQ(adm["allowed"], false);
+}
+
+TEST_F(Fleet, NewImaEntryIsAppraisedIncrementally) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  ASSERT_EQ(attest(h).state, "trusted");
+  uint64_t before = host("host-1")["ima_entries_appraised"];
+  EXPECT_EQ(before, 5u);  // boot_aggregate + 4 files
+  {
+    auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+    ASSERT_TRUE(tpm);
+    ASSERT_TRUE(h.sim->measure_file(**tpm, "/usr/local/bin/new tool", "new"));
+  }
+  EXPECT_EQ(attest(h).state, "trusted");
+  EXPECT_EQ(host("host-1")["ima_entries_appraised"], before + 1);
+  // An extend of PCR 10 with no IMA entry is caught.
+  {
+    auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+    ASSERT_TRUE(h.sim->unexplained_extend(**tpm, 10));
+  }
+  auto r = attest(h);
+  EXPECT_EQ(r.state, "untrusted");
+  EXPECT_NE(joined(json(r.reasons)).find("PCR 10"), std::string::npos);
+}
+
+TEST_F(Fleet, EventLogThatDisagreesWithTheQuoteNamesThePcr) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  ASSERT_EQ(attest(h).state, "trusted");
+  // Swap in the log of a host with other firmware: PCR 0 no longer replays to what the TPM has.
+  sim::SimulatedHost other(dir_.path + "/other", "host-1", "fw 9.9");
+  auto swtpm = sim::Swtpm::start({dir_.path + "/other-tpm", nullptr, "sha1,sha256"});
+  ASSERT_TRUE(swtpm);
+  auto t = tpmdev::Tpm::open((*swtpm)->tcti());
+  ASSERT_TRUE(other.boot(**t));
+  fs::copy_file(other.eventlog_path(), h.sim->eventlog_path(),
+                fs::copy_options::overwrite_existing);
+  auto r = attest(h);
+  EXPECT_EQ(r.state, "untrusted");
+  EXPECT_NE(joined(json(r.reasons)).find("PCR 0 (sha256)"), std::string::npos)
+      << joined(json(r.reasons));
+}
+
+TEST_F(Fleet, UnapprovedFirmwareIsNotTrusted) {
+  auto& golden = add_host("golden");
+  auto& updated = add_host("updated", "fw 2.0");
+  enroll(golden);
+  enroll(updated);
+  attest(golden);
+  op("POST", "/v1/policy/capture", json{{"host", "golden"}});
+  auto r = attest(updated);
+  EXPECT_EQ(r.state, "untrusted");
+  EXPECT_NE(joined(json(r.reasons)).find("PCR 0 (sha256)"), std::string::npos);
+  EXPECT_NE(joined(json(r.reasons)).find("not an approved value"), std::string::npos);
+  // Approving the new firmware (capture merges) admits it, and the old one stays admitted.
+  op("POST", "/v1/policy/capture", json{{"host", "updated"}});
+  EXPECT_EQ(attest(updated).state, "trusted");
+  EXPECT_EQ(attest(golden).state, "trusted");
+}
+
+TEST_F(Fleet, EkCertificateFromAnUnknownCaIsRefused) {
+  auto other_ca = sim::LocalCa::create(dir_.path + "/rogue-ca");
+  ASSERT_TRUE(other_ca);
+  auto& h = add_host("rogue", "fw 1.0", &*other_ca);
+  auto a = make_agent(h);
+  ASSERT_TRUE(a);
+  auto st = (*a)->enroll();
+  ASSERT_FALSE(st);
+  EXPECT_NE(st.error().message().find("EK certificate refused"), std::string::npos)
+      << st.error().message();
+  op("GET", "/v1/hosts/rogue", nullptr, 404);
+}
+
+// The protocol by hand, to replay and forge what a well-behaved agent would not.
+struct RawAgent {
+  std::unique_ptr<net::HttpsClient> client;
+  std::string id;
+  json challenge() {
+    auto r = client->request("POST", "/v1/hosts/" + id + "/challenge", "{}");
+    return r && r->status == 200 ? json::parse(r->body) : json();
+  }
+  json evidence_for(const json& ch, tpmdev::Tpm& tpm, const sim::SimulatedHost& sim) {
+    auto nonce = crypto::base64_decode(ch["nonce"].get<std::string>());
+    uint32_t mask = 0;
+    for (const auto& p : ch["pcrs"]) mask |= 1u << p.get<uint32_t>();
+    auto q = tpm.quote(*nonce, crypto::HashAlg::kSha256, mask);
+    auto vals = tpm.pcr_read(crypto::HashAlg::kSha256, mask);
+    json pcrs;
+    size_t k = 0;
+    for (uint32_t i = 0; i < 24; ++i) {
+      if ((mask >> i) & 1) pcrs[std::to_string(i)] = (*vals)[k++].hex();
+    }
+    auto log = testing::read_bytes(sim.eventlog_path());
+    return json{{"nonce", ch["nonce"]},
+                {"quote",
+                 {{"attest", crypto::base64_encode(q->attest)},
+                  {"signature", crypto::base64_encode(q->signature)}}},
+                {"pcrs", pcrs},
+                {"event_log", crypto::base64_encode(log)},
+                {"ima", {{"offset", ch["ima_offset"]}, {"entries", ""}}}};
+  }
+  int send(const json& ev) {
+    auto r = client->request("POST", "/v1/hosts/" + id + "/evidence", ev.dump());
+    return r ? r->status : -1;
+  }
+};
+
+TEST_F(Fleet, ReplayedAndForeignQuotesAreRefused) {
+  auto& h = add_host("host-1");
+  auto& other = add_host("host-2");
+  enroll(h);
+  attest(h);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  ASSERT_EQ(attest(h).state, "trusted");
+  const std::string state = dir_.path + "/host-1/agent/";
+  RawAgent raw{std::make_unique<net::HttpsClient>(
+                   "127.0.0.1", verifier_->port(),
+                   net::TlsClientConfig{verifier_->ca_pem(), read_file(state + "agent.pem"),
+                                        read_file(state + "agent.key"), ""}),
+               "host-1"};
+  auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+  ASSERT_TRUE(tpm);
+  json ch = raw.challenge();
+  ASSERT_TRUE(ch.is_object());
+  json ev = raw.evidence_for(ch, **tpm, *h.sim);
+  tpm->reset();  // swtpm serves one connection at a time
+  EXPECT_EQ(raw.send(ev), 200);
+  // The same quote again: its nonce is spent.
+  EXPECT_EQ(raw.send(ev), 409);
+  // An old quote against a new challenge: the nonce inside the quote is not the new one.
+  json ch2 = raw.challenge();
+  json stale = ev;
+  stale["nonce"] = ch2["nonce"];
+  raw.send(stale);
+  EXPECT_EQ(host("host-1")["state"], "untrusted");
+  EXPECT_NE(joined(host("host-1")["reasons"]).find("nonce"), std::string::npos);
+  // A quote by another TPM's AK over the right nonce.
+  EXPECT_EQ(attest(h).state, "trusted");
+  json ch3 = raw.challenge();
+  auto other_tpm = tpmdev::Tpm::open(other.tpm->tcti());
+  ASSERT_TRUE(other_tpm);
+  json forged = raw.evidence_for(ch3, **other_tpm, *other.sim);
+  EXPECT_EQ(raw.send(forged), 200);
+  json after = host("host-1");
+  EXPECT_EQ(after["state"], "untrusted");
+  EXPECT_NE(joined(after["reasons"]).find("quote rejected"), std::string::npos)
+      << joined(after["reasons"]);
+}
+
+TEST_F(Fleet, StatePersistsAcrossVerifierAndAgentRestarts) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  op("POST", "/v1/policy/capture", json{{"host", "host-1"}});
+  ASSERT_EQ(attest(h).state, "trusted");
+  uint16_t port = verifier_->port();
+  verifier_->stop();
+  verifier_.reset();
+  start_verifier(port);
+  EXPECT_EQ(host("host-1")["state"], "trusted");
+  EXPECT_EQ(host("host-1")["ima_entries_appraised"], 5u);
+  // A new agent process reuses its certificate (no second enrolment) and stays trusted.
+  h.agent.reset();
+  auto a = make_agent(h);
+  ASSERT_TRUE(a);
+  h.agent = std::move(*a);
+  EXPECT_EQ(attest(h).state, "trusted");
+  auto events = op("GET", "/v1/hosts/host-1/events");
+  int enrolments = 0;
+  for (const auto& e : events["events"]) enrolments += e["kind"] == "enrolled";
+  EXPECT_EQ(enrolments, 1);
+}
+
+TEST_F(Fleet, BadRequestsGet4xxAndChangeNothing) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  // What is stored, without the clock-dependent fields.
+  auto snapshot = [&] {
+    json out = json::array();
+    for (const auto& x : op("GET", "/v1/hosts")["hosts"]) {
+      out.push_back({x["id"], x["state"], x["reasons"], x["attestations"], x["pcrs"], x["tpm"]});
+    }
+    return out;
+  };
+  json before = snapshot();
+  const std::string state = dir_.path + "/host-1/agent/";
+  net::HttpsClient mtls(
+      "127.0.0.1", verifier_->port(),
+      {verifier_->ca_pem(), read_file(state + "agent.pem"), read_file(state + "agent.key"), ""});
+  net::HttpsClient anon("127.0.0.1", verifier_->port(), {verifier_->ca_pem(), "", "", ""});
+  auto status = [](const Result<net::Response>& r) { return r ? r->status : -1; };
+  EXPECT_EQ(status(mtls.request("POST", "/v1/hosts/host-1/evidence", "{not json")), 400);
+  EXPECT_EQ(status(mtls.request("POST", "/v1/hosts/host-1/evidence", "{}",
+                                {{"Content-Type", "text/plain"}})),
+            415);
+  EXPECT_EQ(status(mtls.request("POST", "/v1/hosts/host-1/evidence", std::string(9 << 20, 'x'))),
+            413);
+  EXPECT_EQ(status(mtls.request("POST", "/v1/hosts/host-1/evidence", R"({"nonce": 5})")), 400);
+  EXPECT_EQ(status(anon.request("POST", "/v1/hosts/host-1/challenge", "{}")), 401);
+  EXPECT_EQ(status(mtls.request("POST", "/v1/hosts/host-2/challenge", "{}")), 403);
+  EXPECT_EQ(status(anon.request("GET", "/v1/hosts")), 401);
+  EXPECT_EQ(status(anon.request("GET", "/v1/hosts", "", {{"Authorization", "Bearer wrong"}})), 401);
+  EXPECT_EQ(status(anon.request("POST", "/v1/enrollments", R"({"host_id": "../etc"})")), 400);
+  // A client certificate from another CA does not pass the TLS layer's chain check.
+  auto key = crypto::generate_key();
+  auto rogue_ca = crypto::make_ca_certificate(*key, "rogue", 1);
+  auto csr = crypto::make_csr(*key, "host-1");
+  crypto::IssueOptions io;
+  io.common_name = "host-1";
+  io.client = true;
+  auto rogue_cert = crypto::issue_certificate(*key, *rogue_ca, *csr, io);
+  net::HttpsClient rogue("127.0.0.1", verifier_->port(),
+                         {verifier_->ca_pem(), *rogue_cert, *key, ""});
+  int rs = status(rogue.request("POST", "/v1/hosts/host-1/challenge", "{}"));
+  EXPECT_TRUE(rs == 401 || rs == -1) << rs;
+  EXPECT_EQ(snapshot(), before);
+}
+
+}  // namespace
+}  // namespace ironroot
