@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh release
+# Without options: three hosts, one tampered with, 30 seconds, then the fleet as JSON.
+[ $# -gt 0 ] || set -- --hosts 3 --tamper --exit-after 30
 exec build/release/src/cli/ironroot demo "$@"

@@ -40,6 +40,7 @@ struct HttpsClient::Impl {
     tcp::resolver resolver(io);
     auto results = resolver.resolve(host, std::to_string(port), ec);
     if (!ec) layer.connect(results, ec);
+    if (!ec) layer.socket().set_option(tcp::no_delay(true), ec);
     if (ec)
       return Error(ErrorCode::kIo,
                    "cannot connect to " + host + ":" + std::to_string(port) + ": " + ec.message());

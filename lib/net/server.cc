@@ -125,6 +125,7 @@ class ServerImpl final : public HttpsServer {
     const auto timeout = std::chrono::seconds(options_.idle_timeout_seconds);
     std::string remote;
     boost::system::error_code rec;
+    socket.set_option(tcp::no_delay(true), rec);  // request/response: no Nagle delay
     auto ep = socket.remote_endpoint(rec);
     if (!rec) remote = ep.address().to_string();
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), ssl_);

@@ -125,10 +125,11 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   v->add_option("--unreachable-after", vo.unreachable_after_intervals,
                 "Intervals without valid evidence before a host is unreachable")
       ->capture_default_str();
-  v->add_option(
-      "--ek-ca", vo.ek_ca_paths,
-      "TPM manufacturer CA certificates (file or directory, repeatable); data/tpm-ca in the "
-      "source tree ships the manufacturers' CAs");
+  static bool no_default_ek_ca = false;
+  v->add_option("--ek-ca", vo.ek_ca_paths,
+                "More TPM EK CA certificates to trust (file or directory, repeatable)");
+  v->add_flag("--no-default-ek-ca", no_default_ek_ca,
+              "Do not trust the TPM manufacturers' CAs shipped in " IRONROOT_DATA_DIR "/tpm-ca");
   v->add_flag("--allow-ek-without-certificate", vo.allow_ek_without_certificate,
               "Enrol TPMs that have no EK certificate (trust on first use of the EK)");
   v->add_option("--bank", bank, "PCR bank to quote")->capture_default_str();
@@ -157,6 +158,8 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
       return;
     }
     vo.bank = *alg;
+    if (!no_default_ek_ca)
+      vo.ek_ca_paths.insert(vo.ek_ca_paths.begin(), IRONROOT_DATA_DIR "/tpm-ca");
     auto server = verifier::Verifier::start(vo);
     if (!server) {
       print_error(server.error().message());

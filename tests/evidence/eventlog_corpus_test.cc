@@ -86,6 +86,29 @@ TEST(EventLogCorpus, EveryLogIsReadAndReplayed) {
   EXPECT_GE(read, 45);
 }
 
+// The logs tpm2_eventlog 5.4 crashes on or refuses: ironroot reads them and says what is odd.
+TEST(EventLogCorpus, SaysWhatIsUnusualWhereTpm2EventlogFails) {
+  IRONROOT_REQUIRE_CORPUS(corpus);
+  auto notes = [](const ReplayResult& r) {
+    std::string s;
+    for (const auto& a : r.anomalies) s += a.message + "\n";
+    return s;
+  };
+  // A Windows log (TPM 1.2 format) with a TrustPoint EV_NO_ACTION on PCRIndex -1: segfault there.
+  auto win = replay(read_bytes(corpus + "/eventlog/go-attestation/option_rom_eventlog"));
+  ASSERT_TRUE(win) << win.error().message();
+  EXPECT_EQ(win->events, 61u);
+  EXPECT_NE(notes(*win).find("PCRIndex 4294967295"), std::string::npos) << notes(*win);
+  EXPECT_NE(notes(*win).find("without a Spec ID event"), std::string::npos);
+  EXPECT_TRUE(win->banks[0].was_extended(14));
+  // 49 bytes: one StartupLocality record and nothing measured ("invalid eventDataSize" there).
+  auto tiny = replay(read_bytes(corpus + "/eventlog/go-attestation/short_no_action_eventlog"));
+  ASSERT_TRUE(tiny) << tiny.error().message();
+  EXPECT_EQ(tiny->events, 1u);
+  EXPECT_EQ(tiny->startup_locality, 3);
+  EXPECT_NE(notes(*tiny).find("no measurement"), std::string::npos) << notes(*tiny);
+}
+
 TEST(EventLogCorpus, MatchesGoTpmToolsExpectedPcrs) {
   IRONROOT_REQUIRE_CORPUS(corpus);
   int compared = 0;

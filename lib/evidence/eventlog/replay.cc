@@ -176,6 +176,14 @@ Result<ReplayResult> replay(Bytes log, const ReplayOptions& options) {
     ++out.events;
     if (ev.type == EV_NO_ACTION) {
       // Not extended (PFP 10.4.5); only StartupLocality changes how PCR 0 starts.
+      if (ev.pcr >= kNumPcrs) {
+        // Windows boot logs (WBCL) put their TrustPoint events on PCRIndex -1; tpm2_eventlog 5.4
+        // crashes on them.
+        out.anomalies.push_back({ev.number, ev.offset,
+                                 "EV_NO_ACTION on PCRIndex " + std::to_string(ev.pcr) +
+                                     " (outside 0-23, as Windows logs record TrustPoint events); "
+                                     "not extended, like every EV_NO_ACTION"});
+      }
       if (ev.data.size() == 17 && std::memcmp(ev.data.data(), kStartupLocality, 16) == 0) {
         if (pcr0_started) {
           out.anomalies.push_back({ev.number, ev.offset,
@@ -234,6 +242,16 @@ Result<ReplayResult> replay(Bytes log, const ReplayOptions& options) {
       }
     }
   }
+  if (out.format == LogFormat::kSha1 && reader.spec_id() == nullptr && out.events > 0) {
+    out.anomalies.push_back({0, 0,
+                             "SHA-1 (TPM 1.2 style) log without a Spec ID event: only the SHA-1 "
+                             "bank can be replayed, the TPM's other banks cannot be checked "
+                             "against it"});
+  }
+  bool measured = false;
+  for (const auto& bank : out.banks) measured |= bank.extended_mask != 0;
+  if (!measured)
+    out.anomalies.push_back({0, 0, "the log records no measurement: no PCR is extended"});
   if (reader.padding_bytes() > 0) {
     out.anomalies.push_back(
         {out.events, log.size() - reader.padding_bytes(),
