@@ -69,6 +69,7 @@ const Fixture& fixture() {
       return x;
     }
     x.ok = true;
+    tpm->reset();  // close the connection (flushing the AK) while swtpm still runs
     (*swtpm)->stop();
     fs::remove_all(dir);
     return x;

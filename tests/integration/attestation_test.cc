@@ -364,7 +364,8 @@ TEST_F(Fleet, BadRequestsGet4xxAndChangeNothing) {
   // What is stored, without the clock-dependent fields.
   auto snapshot = [&] {
     json out = json::array();
-    for (const auto& x : op("GET", "/v1/hosts")["hosts"]) {
+    const json all = op("GET", "/v1/hosts");  // keep it alive for the loop
+    for (const auto& x : all["hosts"]) {
       out.push_back({x["id"], x["state"], x["reasons"], x["attestations"], x["pcrs"], x["tpm"]});
     }
     return out;

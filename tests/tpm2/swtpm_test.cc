@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -36,8 +37,8 @@ struct Ran {
 class SwtpmTpm2 : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!::ironroot::testing::swtpm_available()) return;
-    auto s = ::ironroot::testing::Swtpm::start();
+    if (!::ironroot::sim::swtpm_available()) return;
+    auto s = ::ironroot::testing::start_swtpm();
     if (!s) {
       start_error_ = new std::string(s.error().message());
       return;
@@ -58,9 +59,10 @@ class SwtpmTpm2 : public ::testing::Test {
     }
     ASSERT_EQ(start_error_, nullptr) << *start_error_;
     ASSERT_NE(swtpm_, nullptr);
-    dir_ = fs::temp_directory_path() /
-           ("ironroot-tpm2-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    // A parameterised test's name holds a '/': one directory, not a parent left behind.
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '_');
+    dir_ = fs::temp_directory_path() / ("ironroot-tpm2-" + std::to_string(::getpid()) + "-" + name);
     fs::create_directories(dir_);
   }
   void TearDown() override {
@@ -144,12 +146,12 @@ class SwtpmTpm2 : public ::testing::Test {
     EXPECT_FALSE(fs::exists(path("out.bin")));
   }
 
-  static ::ironroot::testing::Swtpm* swtpm_;
+  static ::ironroot::sim::Swtpm* swtpm_;
   static std::string* start_error_;
   fs::path dir_;
 };
 
-::ironroot::testing::Swtpm* SwtpmTpm2::swtpm_ = nullptr;
+::ironroot::sim::Swtpm* SwtpmTpm2::swtpm_ = nullptr;
 std::string* SwtpmTpm2::start_error_ = nullptr;
 
 TEST_F(SwtpmTpm2, CredentialForRsaEkActivates) {
@@ -258,8 +260,10 @@ TEST_F(SwtpmTpm2, EkCertificateFromNvChainsAndCertifiesTheEk) {
   ASSERT_EQ(r.status, 0) << r.output;
   flush_transient();
   const auto cert = read_bytes(path("ekcert.der"));
+  const sim::LocalCa* ca = ::ironroot::testing::swtpm_ca();
+  ASSERT_NE(ca, nullptr);
 
-  auto chain = CaBundle::load(swtpm_->ca_cert_pem_path());  // issuing CA + root
+  auto chain = CaBundle::load(ca->chain_file());  // issuing CA + root
   ASSERT_TRUE(chain.ok()) << chain.error().message();
   EXPECT_EQ(chain->size(), 2u);
   auto info = verify_ek_certificate(cert, *chain, std::nullopt);
@@ -274,10 +278,10 @@ TEST_F(SwtpmTpm2, EkCertificateFromNvChainsAndCertifiesTheEk) {
   EXPECT_TRUE(public_key_matches(*info, read_bytes(path("ek.pub"))));
 
   // Root only: the issuing CA must come with the certificate.
-  auto root = CaBundle::load(swtpm_->root_cert_pem_path());
+  auto root = CaBundle::load(ca->root_file());
   ASSERT_TRUE(root.ok());
   EXPECT_FALSE(verify_ek_certificate(cert, *root, std::nullopt).ok());
-  const auto issuer_and_root = read_bytes(swtpm_->ca_cert_pem_path());
+  const auto issuer_and_root = read_bytes(ca->chain_file());
   auto with_issuer = verify_ek_certificate(cert, *root, std::nullopt, {issuer_and_root});
   ASSERT_TRUE(with_issuer.ok()) << with_issuer.error().message();
 

@@ -1,5 +1,6 @@
 # lib/tpm2: unit tests on the shared corpus (skipped without it) and integration tests against
-# swtpm + tpm2-tools (skipped when they are not installed; harness in support/swtpm.cc).
+# swtpm + tpm2-tools (skipped when they are not installed; swtpm from ironroot::sim, test
+# defaults in support/swtpm.h).
 ironroot_test(tpm2_test
   SOURCES
     tpm2/keys_test.cc
@@ -7,5 +8,4 @@ ironroot_test(tpm2_test
     tpm2/credential_test.cc
     tpm2/ekcert_test.cc
     tpm2/swtpm_test.cc
-    support/swtpm.cc
-  DEPS ironroot::tpm2 OpenSSL::Crypto)
+  DEPS ironroot::tpm2 ironroot::sim OpenSSL::Crypto)

@@ -1,5 +1,6 @@
 # tpmdev against real swtpm processes (tests skip when swtpm/swtpm_setup are not installed).
-# support/swtpm.cc is the harness other integration tests reuse: add it to their SOURCES.
+# The swtpm harness is lib/sim (sim/swtpm.h) with test defaults in support/swtpm.h: link
+# ironroot::sim to reuse it.
 ironroot_test(tpmdev_test
-  SOURCES tpmdev/tpm_test.cc support/swtpm.cc
-  DEPS ironroot::tpmdev OpenSSL::Crypto)
+  SOURCES tpmdev/tpm_test.cc
+  DEPS ironroot::tpmdev ironroot::sim OpenSSL::Crypto)

@@ -1,4 +1,4 @@
-// tpmdev::Tpm against real swtpm processes, and the swtpm harness itself.
+// tpmdev::Tpm against real swtpm processes, and the swtpm harness (lib/sim's Swtpm) itself.
 //
 // The checks on the TPM's outputs use tss2-mu and OpenSSL directly (not lib/tpm2), so that they
 // are independent of the code under test.
@@ -39,7 +39,7 @@ namespace {
 
 using crypto::Digest;
 using crypto::HashAlg;
-using testing::Swtpm;
+using sim::Swtpm;
 using testing::SwtpmOptions;
 
 #define ASSERT_OK(expr)                                         \
@@ -48,8 +48,8 @@ using testing::SwtpmOptions;
     ASSERT_TRUE(_r.ok()) << #expr ": " << _r.error().message(); \
   } while (0)
 
-std::unique_ptr<Swtpm> start_swtpm(const SwtpmOptions& options = {}) {
-  auto s = Swtpm::start(options);
+std::unique_ptr<Swtpm> start_test_swtpm(const SwtpmOptions& options = {}) {
+  auto s = testing::start_swtpm(options);
   EXPECT_TRUE(s.ok()) << s.error().message();
   return s.ok() ? std::move(*s) : nullptr;
 }
@@ -126,10 +126,10 @@ bool port_accepts(uint16_t port) {
 TEST(SwtpmHarness, StartsATpmThatAnswers) {
   IRONROOT_REQUIRE_SWTPM();
   auto t0 = std::chrono::steady_clock::now();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   auto first = std::chrono::steady_clock::now();
-  auto again = start_swtpm();  // the local CA exists now
+  auto again = start_test_swtpm();  // the local CA exists now
   ASSERT_NE(again, nullptr);
   auto second = std::chrono::steady_clock::now();
   using ms = std::chrono::milliseconds;
@@ -140,9 +140,11 @@ TEST(SwtpmHarness, StartsATpmThatAnswers) {
   EXPECT_EQ(swtpm->tcti(), "swtpm:host=127.0.0.1,port=" + std::to_string(swtpm->port()));
   EXPECT_NE(swtpm->port(), again->port());
   EXPECT_GT(swtpm->pid(), 0);
-  EXPECT_EQ(swtpm->ca_cert_pem_path(), again->ca_cert_pem_path());
-  EXPECT_TRUE(std::filesystem::exists(swtpm->ca_cert_pem_path()));
-  EXPECT_TRUE(std::filesystem::exists(swtpm->root_cert_pem_path()));
+  const sim::LocalCa* ca = testing::swtpm_ca();  // one per process, made by the first start
+  ASSERT_NE(ca, nullptr);
+  EXPECT_TRUE(std::filesystem::exists(ca->chain_file()));
+  EXPECT_TRUE(std::filesystem::exists(ca->root_file()));
+  EXPECT_EQ(ca->dir().rfind(std::filesystem::temp_directory_path().string(), 0), 0u) << ca->dir();
   // Nothing outside the temporary directory.
   EXPECT_EQ(swtpm->dir().rfind(std::filesystem::temp_directory_path().string(), 0), 0u)
       << swtpm->dir();
@@ -156,7 +158,7 @@ TEST(SwtpmHarness, StartsATpmThatAnswers) {
 TEST(SwtpmHarness, CleanupLeavesNoProcessNorFiles) {
   IRONROOT_REQUIRE_SWTPM();
   const size_t before = swtpm_children().size();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   const pid_t pid = swtpm->pid();
   const uint16_t port = swtpm->port();
@@ -198,7 +200,7 @@ TEST(SwtpmHarness, ChildrenInheritNoDescriptor) {
   const auto ours = sockets_of("self");
   ASSERT_GE(ours.size(), 2u);
 
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ::close(sv[0]);
   ::close(sv[1]);
   ASSERT_NE(swtpm, nullptr);
@@ -210,7 +212,7 @@ TEST(SwtpmHarness, ChildrenInheritNoDescriptor) {
 TEST(SwtpmHarness, StartManyGivesDistinctTpms) {
   IRONROOT_REQUIRE_SWTPM();
   auto t0 = std::chrono::steady_clock::now();
-  auto many = Swtpm::start_many(3);
+  auto many = testing::start_swtpms(3);
   ASSERT_OK(many);
   std::cout << "swtpm start_many(3): "
             << std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -233,7 +235,7 @@ TEST(SwtpmHarness, StartManyGivesDistinctTpms) {
 
 TEST(SwtpmHarness, RestartIsAPowerCycle) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   const Digest event = crypto::hash(HashAlg::kSha256, bytes_of("boot"));
   std::vector<uint8_t> ak;
@@ -263,6 +265,83 @@ TEST(SwtpmHarness, RestartIsAPowerCycle) {
   EXPECT_EQ(*pub, ak);
 }
 
+// A state directory of the caller's (as `ironroot demo --dir` gives) is kept, and the TPM in it
+// is started again rather than manufactured anew. stop() is idempotent; restart() brings a
+// stopped TPM back.
+TEST(SwtpmHarness, GivenStateDirIsKeptAndReused) {
+  IRONROOT_REQUIRE_SWTPM();
+  const sim::LocalCa* ca = testing::swtpm_ca();
+  ASSERT_NE(ca, nullptr);
+  struct TempDir {
+    std::string path = (std::filesystem::temp_directory_path() / "ironroot-tpmdev-XXXXXX").string();
+    TempDir() { EXPECT_NE(::mkdtemp(path.data()), nullptr) << path; }
+    ~TempDir() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } base;
+  const std::string state = base.path + "/tpm";
+  std::vector<uint8_t> ek;
+  {
+    auto swtpm = Swtpm::start({.state_dir = state, .ca = ca});
+    ASSERT_OK(swtpm);
+    EXPECT_EQ((*swtpm)->dir(), state);
+    {
+      auto tpm = open_tpm(**swtpm);
+      ASSERT_NE(tpm, nullptr);
+      auto pub = tpm->ek_public();
+      ASSERT_OK(pub);
+      ek = *pub;
+    }
+    const pid_t pid = (*swtpm)->pid();
+    (*swtpm)->stop();
+    (*swtpm)->stop();
+    EXPECT_EQ((*swtpm)->pid(), -1);
+    EXPECT_EQ(::kill(pid, 0), -1);  // reaped
+    ASSERT_OK((*swtpm)->restart());
+    EXPECT_GT((*swtpm)->pid(), 0);
+    auto tpm = open_tpm(**swtpm);
+    ASSERT_NE(tpm, nullptr);
+  }
+  EXPECT_TRUE(std::filesystem::exists(state + "/tpm2-00.permall"));
+  // No CA this time: were the TPM manufactured again, it would have no EK certificate.
+  auto again = Swtpm::start({.state_dir = state});
+  ASSERT_OK(again);
+  auto tpm = open_tpm(**again);
+  ASSERT_NE(tpm, nullptr);
+  auto pub = tpm->ek_public();
+  ASSERT_OK(pub);
+  EXPECT_EQ(*pub, ek);
+  ASSERT_OK(tpm->ek_certificate());
+}
+
+// A TPM that cannot be manufactured: the error carries swtpm_setup's reason, and neither a
+// process nor a temporary directory is left behind.
+TEST(SwtpmHarness, FailedStartSaysWhyAndLeavesNothing) {
+  IRONROOT_REQUIRE_SWTPM();
+  std::string base = (std::filesystem::temp_directory_path() / "ironroot-tpmdev-XXXXXX").string();
+  ASSERT_NE(::mkdtemp(base.data()), nullptr);
+  const char* old_tmpdir = std::getenv("TMPDIR");
+  const std::string saved = old_tmpdir != nullptr ? old_tmpdir : "";
+  ::setenv("TMPDIR", base.c_str(), 1);
+  const size_t before = swtpm_children().size();
+  auto swtpm = Swtpm::start({.banks = "no-such-bank"});
+  if (old_tmpdir != nullptr) {
+    ::setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    ::unsetenv("TMPDIR");
+  }
+  EXPECT_FALSE(swtpm.ok());
+  if (!swtpm.ok()) {
+    EXPECT_NE(swtpm.error().message().find("swtpm_setup failed"), std::string::npos)
+        << swtpm.error().message();
+  }
+  EXPECT_EQ(swtpm_children().size(), before);
+  EXPECT_TRUE(std::filesystem::is_empty(base)) << base;
+  std::error_code ec;
+  std::filesystem::remove_all(base, ec);
+}
+
 // --- Tpm -----------------------------------------------------------------------------------
 
 TEST(Tpm, OpenFailsWithoutATpm) {
@@ -275,7 +354,7 @@ TEST(Tpm, OpenFailsWithoutATpm) {
 
 TEST(Tpm, StartupThenStartupAgainIsOk) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm({.startup_clear = false});
+  auto swtpm = start_test_swtpm({.startup_clear = false});
   ASSERT_NE(swtpm, nullptr);
   auto tpm = open_tpm(*swtpm);
   ASSERT_NE(tpm, nullptr);
@@ -294,7 +373,7 @@ TEST(Tpm, StartupThenStartupAgainIsOk) {
 
 TEST(Tpm, StartupOnAStartedTpmIsOk) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   auto tpm = open_tpm(*swtpm);
   ASSERT_NE(tpm, nullptr);
@@ -318,7 +397,7 @@ std::vector<X509Ptr> read_pem_certs(const std::string& path) {
 
 TEST(Tpm, EkCertificateCertifiesTheEk) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   auto tpm = open_tpm(*swtpm);
   ASSERT_NE(tpm, nullptr);
@@ -348,9 +427,11 @@ TEST(Tpm, EkCertificateCertifiesTheEk) {
   EXPECT_EQ(pub.publicArea.authPolicy.size, 32);
 
   // And the certificate chains to the harness's local CA.
-  auto chain = read_pem_certs(swtpm->ca_cert_pem_path());
+  const sim::LocalCa* ca = testing::swtpm_ca();
+  ASSERT_NE(ca, nullptr);
+  auto chain = read_pem_certs(ca->chain_file());
   ASSERT_EQ(chain.size(), 2u);  // issuer, root
-  auto roots = read_pem_certs(swtpm->root_cert_pem_path());
+  auto roots = read_pem_certs(ca->root_file());
   ASSERT_EQ(roots.size(), 1u);
   EXPECT_EQ(X509_cmp(chain[1].get(), roots[0].get()), 0);
   EXPECT_EQ(X509_verify(cert.get(), X509_get0_pubkey(chain[0].get())), 1);
@@ -370,7 +451,7 @@ TEST(Tpm, EkCertificateCertifiesTheEk) {
 
 TEST(Tpm, AkIsDeterministicPerTpm) {
   IRONROOT_REQUIRE_SWTPM();
-  auto many = Swtpm::start_many(2);
+  auto many = testing::start_swtpms(2);
   ASSERT_OK(many);
   Swtpm& a = *(*many)[0];
   Swtpm& b = *(*many)[1];
@@ -421,7 +502,7 @@ TEST(Tpm, AkIsDeterministicPerTpm) {
 
 TEST(Tpm, PcrExtendMatchesSoftwareReplay) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   auto tpm = open_tpm(*swtpm);
   ASSERT_NE(tpm, nullptr);
@@ -470,7 +551,7 @@ TEST(Tpm, PcrExtendMatchesSoftwareReplay) {
 
 TEST(Tpm, ActiveBanksAreTheAllocatedOnes) {
   IRONROOT_REQUIRE_SWTPM();
-  auto both = start_swtpm();
+  auto both = start_test_swtpm();
   ASSERT_NE(both, nullptr);
   {
     auto tpm = open_tpm(*both);
@@ -479,7 +560,7 @@ TEST(Tpm, ActiveBanksAreTheAllocatedOnes) {
     ASSERT_OK(banks);
     EXPECT_EQ(*banks, (std::vector<HashAlg>{HashAlg::kSha1, HashAlg::kSha256}));
   }
-  auto one = start_swtpm({.pcr_banks = "sha256"});
+  auto one = start_test_swtpm({.pcr_banks = "sha256"});
   ASSERT_NE(one, nullptr);
   auto tpm = open_tpm(*one);
   ASSERT_NE(tpm, nullptr);
@@ -535,7 +616,7 @@ bool quote_signature_verifies(const std::vector<uint8_t>& ak_public, const Tpm::
 
 TEST(Tpm, QuoteCarriesTheNonceAndIsSignedByTheAk) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   auto tpm = open_tpm(*swtpm);
   ASSERT_NE(tpm, nullptr);
@@ -613,7 +694,7 @@ std::pair<std::vector<uint8_t>, std::vector<uint8_t>> make_credential(
 
 TEST(Tpm, ActivateCredentialReturnsTheSecretOnlyForTheRightBlob) {
   IRONROOT_REQUIRE_SWTPM();
-  auto swtpm = start_swtpm();
+  auto swtpm = start_test_swtpm();
   ASSERT_NE(swtpm, nullptr);
   std::vector<uint8_t> ek, name;
   {
