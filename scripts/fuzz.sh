@@ -8,7 +8,7 @@ seconds=${1:-45}
 corpus=${IRONROOT_CORPUS:-$(cd .. && pwd)/shared/corpus}
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" build/fuzz/artifacts
+mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" "$seeds/audit" build/fuzz/artifacts
 if [ -d "$corpus" ]; then
   find "$corpus/eventlog" -type f ! -name '*.json' ! -name '*.yaml' ! -name '*.b64' ! -name '*.warn' \
     -exec cp {} "$seeds/eventlog/" \;
