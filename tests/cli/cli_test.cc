@@ -1,6 +1,8 @@
 // The ironroot command as a user runs it: exit codes, JSON shapes, errors on stderr.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "support/corpus.h"
@@ -72,6 +74,26 @@ TEST(Cli, BadInputExitsTwoWithTheReason) {
   EXPECT_EQ(
       run(kBin + " eventlog show --format xml " + corpus + "/eventlog/tpm2-tools/event.bin").status,
       2);
+}
+
+TEST(Cli, ConfigFileGivesOptionsAndTheCommandLineWins) {
+  char dir[] = "/tmp/ironroot-cli-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string d = dir;
+  std::ofstream(d + "/v.toml") << "listen = \"127.0.0.1:0\"\nbank = \"md5\"\n";
+  auto bad =
+      run("(" + kBin + " verifier --config " + d + "/v.toml --data-dir " + d + "/data 2>&1)");
+  EXPECT_EQ(bad.status, 2);
+  EXPECT_NE(bad.out.find("unknown bank md5"), std::string::npos) << bad.out;
+  // --bank on the command line overrides the file: the verifier starts (and timeout stops it).
+  auto good = run("(timeout 3 " + kBin + " verifier --config " + d +
+                  "/v.toml --bank sha256 --data-dir " + d + "/data --log-format json 2>&1)");
+  EXPECT_EQ(good.status, 124) << good.out;
+  EXPECT_NE(good.out.find("verifier listening"), std::string::npos) << good.out;
+  std::ofstream(d + "/bad.toml") << "no-such-option = 1\n";
+  EXPECT_EQ(run(kBin + " verifier --config " + d + "/bad.toml --data-dir " + d + "/data").status,
+            2);
+  std::filesystem::remove_all(d);
 }
 
 TEST(Cli, DemoShowsTheFleetTrustedThenTheTamperedHostTakenOut) {
