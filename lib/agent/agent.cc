@@ -176,8 +176,16 @@ class AgentImpl final : public Agent {
     IRONROOT_ASSIGN_OR_RETURN(auto tpm, open_tpm());
     // Quote first, then read the logs: they can only have grown since, and the verifier looks
     // for the prefix that matches the quote.
-    IRONROOT_ASSIGN_OR_RETURN(auto quote, tpm->quote(*nonce, *bank, mask));
-    IRONROOT_ASSIGN_OR_RETURN(auto values, tpm->pcr_read(*bank, mask));
+    // The PCRs may move between the quote and reading their values (a file executed, a
+    // drift): read them before and after, and quote again until both reads agree.
+    tpmdev::Tpm::Quote quote;
+    std::vector<crypto::Digest> values;
+    for (int attempt = 0;; ++attempt) {
+      IRONROOT_ASSIGN_OR_RETURN(auto before, tpm->pcr_read(*bank, mask));
+      IRONROOT_ASSIGN_OR_RETURN(quote, tpm->quote(*nonce, *bank, mask));
+      IRONROOT_ASSIGN_OR_RETURN(values, tpm->pcr_read(*bank, mask));
+      if (values == before || attempt == 4) break;
+    }
     tpm.reset();
     json pcrs = json::object();
     size_t k = 0;
