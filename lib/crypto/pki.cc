@@ -12,26 +12,12 @@
 #include <memory>
 
 #include "core/hex.h"
+#include "crypto/openssl.h"
 
 namespace ironroot::crypto {
 namespace {
 
-template <typename T, void (*F)(T*)>
-struct Deleter {
-  void operator()(T* p) const { F(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
-using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ, X509_REQ_free>>;
-using BioPtr = std::unique_ptr<BIO, Deleter<BIO, BIO_free_all>>;
-
-Error openssl_error(const std::string& what) {
-  unsigned long e = ERR_get_error();
-  char buf[256] = "no detail";
-  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
-  ERR_clear_error();
-  return Error(ErrorCode::kInternal, what + ": " + buf);
-}
+using ReqPtr = X509ReqPtr;
 
 BioPtr mem_bio(const std::string& s) {
   return BioPtr(BIO_new_mem_buf(s.data(), static_cast<int>(s.size())));
@@ -87,6 +73,14 @@ std::string pem_of(X509* cert) {
 }
 
 }  // namespace
+
+Error openssl_error(const std::string& what) {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "no detail";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return Error(ErrorCode::kInternal, what + ": " + buf);
+}
 
 std::vector<uint8_t> random_bytes(size_t n) {
   std::vector<uint8_t> out(n);

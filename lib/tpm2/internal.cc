@@ -9,15 +9,7 @@
 namespace ironroot::tpm2::internal {
 
 Error openssl_error(const std::string& what) {
-  unsigned long e = ERR_get_error();
-  std::string detail = "no detail from OpenSSL";
-  if (e != 0) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    detail = buf;
-  }
-  ERR_clear_error();
-  return Error(ErrorCode::kInternal, what + ": " + detail);
+  return crypto::openssl_error(what);
 }
 
 void clear_openssl_errors() {

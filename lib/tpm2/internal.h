@@ -23,20 +23,20 @@
 #include "core/bytes.h"
 #include "core/result.h"
 #include "crypto/digest.h"
+#include "crypto/openssl.h"
 
 namespace ironroot::tpm2::internal {
 
 // --- OpenSSL ownership ------------------------------------------------------------------------
 
+// Owning pointers come from crypto/openssl.h.
 template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using PkeyPtr = std::unique_ptr<EVP_PKEY, Deleter<EVP_PKEY, EVP_PKEY_free>>;
-using PkeyCtxPtr = std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
-using MdPtr = std::unique_ptr<EVP_MD, Deleter<EVP_MD, EVP_MD_free>>;
-using X509Ptr = std::unique_ptr<X509, Deleter<X509, X509_free>>;
+using Deleter = crypto::OpensslDeleter<T, Free>;
+using crypto::MdCtxPtr;
+using crypto::MdPtr;
+using crypto::PkeyCtxPtr;
+using crypto::PkeyPtr;
+using crypto::X509Ptr;
 
 // "what: <OpenSSL's first queued error>" as an kInternal Error; clears OpenSSL's error queue.
 Error openssl_error(const std::string& what);
