@@ -33,7 +33,8 @@ bool is_printable_ascii(Bytes b) {
   while (n > 0 && b[n - 1] == 0) --n;
   if (n == 0) return false;
   for (size_t i = 0; i < n; ++i) {
-    if (b[i] < 0x20 || b[i] > 0x7e) return false;
+    bool space = b[i] == '\n' || b[i] == '\r' || b[i] == '\t';  // SbatLevel ends in a newline
+    if ((b[i] < 0x20 && !space) || b[i] > 0x7e) return false;
   }
   return true;
 }
