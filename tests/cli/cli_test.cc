@@ -1,6 +1,11 @@
 // The ironroot command as a user runs it: exit codes, JSON shapes, errors on stderr.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -93,6 +98,62 @@ TEST(Cli, ConfigFileGivesOptionsAndTheCommandLineWins) {
   std::ofstream(d + "/bad.toml") << "no-such-option = 1\n";
   EXPECT_EQ(run(kBin + " verifier --config " + d + "/bad.toml --data-dir " + d + "/data").status,
             2);
+  std::filesystem::remove_all(d);
+}
+
+// A free loopback TCP port (bound and released; good enough for a test).
+int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof a;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(Cli, OperatorCommandsTalkToARunningVerifier) {
+  char dir[] = "/tmp/ironroot-cli-XXXXXX";
+  ASSERT_NE(::mkdtemp(dir), nullptr);
+  const std::string d = dir;
+  const std::string url = "https://127.0.0.1:" + std::to_string(free_port());
+  const std::string listen = url.substr(8);
+  // The verifier in the background for at most 20 s.
+  ASSERT_EQ(std::system(("timeout 20 " + kBin + " verifier --data-dir " + d + "/data --listen " +
+                         listen + " >/dev/null 2>&1 &")
+                            .c_str()),
+            0);
+  const std::string op = " --verifier " + url + " --data-dir " + d + "/data";
+  testing::CommandResult hosts;
+  for (int i = 0; i < 100; ++i) {  // until it listens
+    hosts = run(kBin + " hosts --json" + op);
+    if (hosts.status == 0) break;
+    ::usleep(100 * 1000);
+  }
+  ASSERT_EQ(hosts.status, 0) << hosts.out;
+  EXPECT_EQ(json::parse(hosts.out)["hosts"], json::array());
+  auto table = run(kBin + " hosts" + op);
+  EXPECT_NE(table.out.find("HOST"), std::string::npos);
+  // Nothing approved yet: a clear refusal, exit 2.
+  auto show = run("(" + kBin + " policy show" + op + " 2>&1)");
+  EXPECT_EQ(show.status, 2);
+  EXPECT_NE(show.out.find("no reference values yet"), std::string::npos) << show.out;
+  // Reference values from a file, then shown back.
+  std::ofstream(d + "/refs.json") << R"({"name": "lab", "bank": "sha256", "pcrs": {"0": [")"
+                                  << std::string(64, 'a') << R"("]}})";
+  EXPECT_EQ(run(kBin + " policy set " + d + "/refs.json" + op).status, 0);
+  auto shown = run(kBin + " policy show" + op);
+  ASSERT_EQ(shown.status, 0);
+  EXPECT_EQ(json::parse(shown.out)["pcrs"]["0"][0], std::string(64, 'a'));
+  // A wrong token is refused.
+  std::ofstream(d + "/bad.token") << "not-the-token";
+  auto denied = run("(" + kBin + " hosts --verifier " + url + " --ca " + d +
+                    "/data/ca.pem --token-file " + d + "/bad.token 2>&1)");
+  EXPECT_EQ(denied.status, 2);
+  EXPECT_NE(denied.out.find("401"), std::string::npos) << denied.out;
+  (void)run("pkill -f 'ironroo[t] verifier --data-dir " + d + "'");
   std::filesystem::remove_all(d);
 }
 
