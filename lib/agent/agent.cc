@@ -221,7 +221,13 @@ class AgentImpl final : public Agent {
     int interval_ms = 2000;
     std::string last_state;
     while (!stop) {
-      auto r = attest_once();
+      Result<AttestResult> r = Error(ErrorCode::kInternal, "not attempted");
+      try {
+        r = attest_once();
+      } catch (const std::exception& e) {  // a verifier answer with a field of the wrong type
+        r = Error(ErrorCode::kMalformed,
+                  std::string("unexpected answer from the verifier: ") + e.what());
+      }
       int wait = interval_ms;
       if (r) {
         backoff_ms = 500;

@@ -76,6 +76,10 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : ironroot::cli::kExitError;
+  } catch (const std::exception& e) {
+    // A malformed answer from a server (a field of the wrong type) must not abort the process.
+    std::fprintf(stderr, "ironroot: unexpected data: %s\n", e.what());
+    return ironroot::cli::kExitError;
   }
   return exit_code;
 }

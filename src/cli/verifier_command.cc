@@ -150,7 +150,14 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
       return;
     }
     vo.address = listen.substr(0, colon);
-    vo.port = static_cast<uint16_t>(std::stoi(listen.substr(colon + 1)));
+    const std::string port = listen.substr(colon + 1);
+    if (port.empty() || port.size() > 5 ||
+        port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+      print_error("--listen wants ADDRESS:PORT, with a port of 0-65535 (got '" + listen + "')");
+      *exit_code = kExitError;
+      return;
+    }
+    vo.port = static_cast<uint16_t>(std::stoi(port));
     auto alg = crypto::hash_alg_from_name(bank);
     if (!alg) {
       print_error("--bank: unknown bank " + bank);
