@@ -40,3 +40,9 @@ if [ -x build/release/bench/ima_bench ]; then
   printf '   whole process: ironroot ima verify %.3fs (%s entries/s); Keylime, measured on this machine per the issue: ~90,000 entries/s\n' \
     "$t_ima" "$(rate "$n" "$t_ima")"
 fi
+
+# Each later part's own benchmark script (policy, posture, sensor, audit, ...): bench/<part>.sh N.
+for part in bench/*.sh; do
+  [ "$part" = bench/run.sh ] && continue
+  bash "$part" "$n"
+done

@@ -8,13 +8,18 @@ seconds=${1:-45}
 corpus=${IRONROOT_CORPUS:-$(cd .. && pwd)/shared/corpus}
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
-mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" "$seeds/audit" build/fuzz/artifacts
+mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" "$seeds/audit" "$seeds/policy" \
+  "$seeds/ear" "$seeds/posture" "$seeds/sensor" build/fuzz/artifacts
 if [ -d "$corpus" ]; then
   find "$corpus/eventlog" -type f ! -name '*.json' ! -name '*.yaml' ! -name '*.b64' ! -name '*.warn' \
     -exec cp {} "$seeds/eventlog/" \;
   find "$corpus/ima" -type f \( -name '*measurements*' -o -name '*.bin' -o -name 'ima-log-*' -o -name '*ima_log*' \) \
     -size -200k -exec cp {} "$seeds/ima/" \;
   find "$corpus/quote" "$corpus/ekcert/gce" -type f -size -100k -exec cp {} "$seeds/tpm2/" \;
+  find "$corpus/policy" "$corpus/ima/keylime" -type f -size -200k -exec cp {} "$seeds/policy/" \;
+  find "$corpus/ear" -type f -size -100k -exec cp {} "$seeds/ear/" \;
+  find "$corpus/platform" -type f -size -200k -exec cp {} "$seeds/posture/" \;
+  find "$corpus/pcap" -type f -name '*.pcap' -size -200k -exec cp {} "$seeds/sensor/" \;
 fi
 status=0
 for target in build/fuzz/fuzz/*_fuzz; do

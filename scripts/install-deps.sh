@@ -7,6 +7,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   tpm2-tools bc swtpm swtpm-tools libtss2-tcti-swtpm0
+  libre2-dev                                   # policy: linear-time regular expressions
+  libpcap-dev libnetfilter-conntrack-dev libmnl-dev tcpdump tshark iproute2  # sensor
+  dmidecode fwupd python3-jsonschema           # posture
+  spin gcc                                     # the Promela model of the protocol
 )
 missing=()
 for p in "${packages[@]}"; do

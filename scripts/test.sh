@@ -4,6 +4,7 @@
 #   2. every libFuzzer target briefly, seeded from ../shared/corpus
 #   3. the unit and integration tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   4. clang-format on every source file
+#   5. the spin model of enrolment, attestation and admission (model/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -16,6 +17,9 @@ clang-format --dry-run --Werror $files
 echo "== release build and tests"
 scripts/build.sh release
 ctest --test-dir build/release --output-on-failure -j "$jobs"
+
+echo "== protocol model (spin)"
+model/check.sh
 
 echo "== fuzz"
 scripts/build.sh fuzz

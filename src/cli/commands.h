@@ -22,5 +22,15 @@ void add_ima_commands(CLI::App& app, int* exit_code);
 void add_demo_command(CLI::App& app, int* exit_code);
 // verifier, agent, hosts, policy.
 void add_verifier_commands(CLI::App& app, int* exit_code);
+// policy create | check (offline, on files): added to the `policy` command made above.
+void add_policy_file_commands(CLI::App& policy, int* exit_code);
+// result verify: checks a signed attestation result (EAR) offline.
+void add_result_commands(CLI::App& app, int* exit_code);
+// posture, report sovereignty.
+void add_posture_commands(CLI::App& app, int* exit_code);
+// sensor.
+void add_sensor_commands(CLI::App& app, int* exit_code);
+// log verify | consistency | checkpoint: the audit log, checked by anyone with its public key.
+void add_log_commands(CLI::App& app, int* exit_code);
 
 }  // namespace ironroot::cli

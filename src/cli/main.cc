@@ -64,6 +64,10 @@ int main(int argc, char** argv) {
   ironroot::cli::add_ima_commands(app, &exit_code);
   ironroot::cli::add_demo_command(app, &exit_code);
   ironroot::cli::add_verifier_commands(app, &exit_code);
+  ironroot::cli::add_result_commands(app, &exit_code);
+  ironroot::cli::add_posture_commands(app, &exit_code);
+  ironroot::cli::add_sensor_commands(app, &exit_code);
+  ironroot::cli::add_log_commands(app, &exit_code);
   std::string config_error;
   std::vector<std::string> args = expand_config(argc, argv, &config_error);
   if (!config_error.empty()) {

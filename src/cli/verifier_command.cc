@@ -244,6 +244,7 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
 
   // ---- ironroot policy capture | set | show
   auto* p = app.add_subcommand("policy", "Reference values: what a trusted host's PCRs may hold");
+  add_policy_file_commands(*p, exit_code);
   p->require_subcommand(1);
   static OperatorConnection pc;
   auto* cap = p->add_subcommand(
