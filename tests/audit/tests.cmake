@@ -6,4 +6,5 @@ ironroot_test(audit_test
     audit/merkle_test.cc
     audit/tlog_vectors_test.cc
     audit/checkpoint_test.cc
-  DEPS ironroot::audit nlohmann_json::nlohmann_json OpenSSL::Crypto)
+    audit/journal_test.cc
+  DEPS ironroot::audit nlohmann_json::nlohmann_json OpenSSL::Crypto SQLite::SQLite3)
