@@ -1,0 +1,166 @@
+#include <openssl/evp.h>
+
+#include <array>
+#include <charconv>
+#include <optional>
+
+#include "core/hex.h"
+#include "crypto/digest.h"
+#include "findings/internal.h"
+#include "findings/sink.h"
+#include "net/http.h"
+
+namespace ironroot::findings {
+namespace {
+
+constexpr const char* kSystemBundle = "/etc/ssl/certs/ca-certificates.crt";
+
+std::string hmac_hex(std::string_view secret, std::string_view data) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+  size_t len = 0;
+  if (EVP_Q_mac(nullptr, "HMAC", nullptr, "SHA256", nullptr, secret.data(), secret.size(),
+                reinterpret_cast<const unsigned char*>(data.data()), data.size(), mac.data(),
+                mac.size(), &len) == nullptr)
+    return {};
+  return to_hex(Bytes(mac.data(), len));
+}
+
+class WebhookSink final : public Sink {
+ public:
+  WebhookSink(WebhookConfig config, WebhookUrl url)
+      : config_(std::move(config)), url_(std::move(url)) {}
+
+  Attempt deliver(const Delivery& d) override {
+    if (!client_) {
+      const int seconds =
+          static_cast<int>(std::max<int64_t>(1, (config_.timeout.count() + 999) / 1000));
+      client_ = std::make_unique<net::HttpsClient>(
+          url_.host, url_.port,
+          net::TlsClientConfig{config_.ca_pem, config_.cert_pem, config_.key_pem,
+                               config_.server_name},
+          seconds);
+    }
+    std::map<std::string, std::string> headers = config_.headers;
+    const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    if (!config_.secret.empty())
+      headers[kSignatureHeader] = signature_header_value(config_.secret, now, d.body);
+    headers["X-Ironroot-Finding"] = d.finding.uid();
+    headers["X-Ironroot-Attempt"] = std::to_string(d.attempt);
+    // Receivers can drop repeats: the same key means the same condition (or the same action).
+    headers["Idempotency-Key"] =
+        d.idempotency_key.empty() ? d.finding.dedup_key() : d.idempotency_key;
+    auto r = client_->request("POST", url_.path, d.body, headers);
+    if (!r) return {AttemptResult::kRetryable, r.error().message()};
+    const int s = r->status;
+    std::string detail = "HTTP " + std::to_string(s);
+    if (s >= 200 && s < 300) return {AttemptResult::kDelivered, detail};
+    if (!r->body.empty()) detail += ": " + r->body.substr(0, 200);
+    if (s >= 500 || s == 408 || s == 425 || s == 429) return {AttemptResult::kRetryable, detail};
+    return {AttemptResult::kPermanent, detail};
+  }
+
+ private:
+  WebhookConfig config_;
+  WebhookUrl url_;
+  std::unique_ptr<net::HttpsClient> client_;  // created on the delivering thread
+};
+
+}  // namespace
+
+std::string webhook_signature(std::string_view secret, int64_t timestamp, std::string_view body) {
+  std::string data = std::to_string(timestamp);
+  data += '.';
+  data.append(body);
+  return hmac_hex(secret, data);
+}
+
+std::string signature_header_value(std::string_view secret, int64_t timestamp,
+                                   std::string_view body) {
+  return "t=" + std::to_string(timestamp) + ",v1=" + webhook_signature(secret, timestamp, body);
+}
+
+bool verify_webhook_signature(std::string_view header_value, std::string_view secret,
+                              std::string_view body, int64_t now_seconds,
+                              int64_t tolerance_seconds) {
+  std::optional<int64_t> t;
+  std::vector<std::string_view> sigs;
+  while (!header_value.empty()) {
+    const size_t comma = header_value.find(',');
+    std::string_view part = header_value.substr(0, comma);
+    header_value =
+        comma == std::string_view::npos ? std::string_view() : header_value.substr(comma + 1);
+    if (part.rfind("t=", 0) == 0) {
+      int64_t v = 0;
+      auto [p, ec] = std::from_chars(part.data() + 2, part.data() + part.size(), v);
+      if (ec != std::errc() || p != part.data() + part.size()) return false;
+      t = v;
+    } else if (part.rfind("v1=", 0) == 0) {
+      sigs.push_back(part.substr(3));
+    }
+  }
+  if (!t || sigs.empty()) return false;
+  if (*t > now_seconds + tolerance_seconds || *t < now_seconds - tolerance_seconds) return false;
+  const std::string want = webhook_signature(secret, *t, body);
+  for (auto sig : sigs) {
+    if (crypto::equal_ct(Bytes(reinterpret_cast<const uint8_t*>(want.data()), want.size()),
+                         Bytes(reinterpret_cast<const uint8_t*>(sig.data()), sig.size())))
+      return true;
+  }
+  return false;
+}
+
+Result<WebhookUrl> parse_webhook_url(std::string_view url) {
+  const std::string_view scheme = "https://";
+  if (url.substr(0, scheme.size()) != scheme)
+    return invalid_argument("'" + std::string(url) + "' is not an https:// URL");
+  std::string_view rest = url.substr(scheme.size());
+  WebhookUrl out;
+  const size_t slash = rest.find('/');
+  std::string_view authority = rest.substr(0, slash);
+  if (slash != std::string_view::npos) out.path = std::string(rest.substr(slash));
+  std::string_view port_text;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos)
+      return invalid_argument("'" + std::string(url) + "': unterminated [IPv6] host");
+    out.host = std::string(authority.substr(1, close - 1));
+    std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return invalid_argument("'" + std::string(url) + "': bad host");
+      port_text = after.substr(1);
+    }
+  } else {
+    const size_t colon = authority.find(':');
+    out.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
+  }
+  if (out.host.empty()) return invalid_argument("'" + std::string(url) + "' has no host");
+  if (authority.find('@') != std::string_view::npos)
+    return invalid_argument("'" + std::string(url) + "': credentials in URLs are not accepted");
+  if (!port_text.empty() || (authority.size() > 0 && authority.back() == ':')) {
+    unsigned v = 0;
+    auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), v);
+    if (ec != std::errc() || p != port_text.data() + port_text.size() || v == 0 || v > 65535)
+      return invalid_argument("'" + std::string(url) + "' has no valid port");
+    out.port = static_cast<uint16_t>(v);
+  }
+  return out;
+}
+
+Result<SinkPtr> make_webhook_sink(WebhookConfig config) {
+  IRONROOT_ASSIGN_OR_RETURN(WebhookUrl url, parse_webhook_url(config.url));
+  if (config.ca_pem.empty()) {
+    auto bundle = internal::read_text_file(kSystemBundle);
+    if (!bundle)
+      return Error(ErrorCode::kNotFound, std::string("no CA given and the system bundle ") +
+                                             kSystemBundle + " cannot be read");
+    config.ca_pem = std::move(*bundle);
+  }
+  if (config.cert_pem.empty() != config.key_pem.empty())
+    return invalid_argument("a client certificate needs its key, and a key its certificate");
+  return SinkPtr(std::make_unique<WebhookSink>(std::move(config), std::move(url)));
+}
+
+}  // namespace ironroot::findings
