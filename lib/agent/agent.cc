@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -187,6 +188,12 @@ class AgentImpl final : public Agent {
       if (values == before || attempt == 4) break;
     }
     tpm.reset();
+    {
+      std::lock_guard lock(watch_mu_);
+      watched_bank_ = *bank;
+      watched_mask_ = mask;
+      watched_pcrs_ = values;
+    }
     json pcrs = json::object();
     size_t k = 0;
     for (uint32_t i = 0; i < 24 && k < values.size(); ++i) {
@@ -194,6 +201,7 @@ class AgentImpl final : public Agent {
     }
     IRONROOT_ASSIGN_OR_RETURN(FileContents log_file, FileContents::open(opts_.eventlog_path));
     std::string ima_text;
+    watched_ima_size_ = ima_size();
     if (auto t = read_text(opts_.ima_path); t) ima_text = ima_after(*t, ima_offset);
     json ev{{"nonce", ch["nonce"]},
             {"quote",
@@ -213,7 +221,32 @@ class AgentImpl final : public Agent {
       }
     }
     out.interval_ms = std::clamp(verdict.value("interval_ms", 2000), 100, 3'600'000);
+    out.log_index = verdict.value("log_index", uint64_t{0});
     return out;
+  }
+
+  // How much the IMA list holds: the kernel's count file where there is one (securityfs files
+  // report no size), else the file's size (a simulated host's list).
+  uint64_t ima_size() const {
+    const std::string count =
+        (fs::path(opts_.ima_path).parent_path() / "runtime_measurements_count").string();
+    if (auto t = read_text(count); t) {
+      return std::strtoull(t->c_str(), nullptr, 10);
+    }
+    std::error_code ec;
+    auto n = fs::file_size(opts_.ima_path, ec);
+    return ec ? 0 : n;
+  }
+
+  // True when something the verifier should see has happened since the last quote.
+  bool drifted() {
+    if (ima_size() != watched_ima_size_) return true;
+    std::lock_guard lock(watch_mu_);
+    if (watched_mask_ == 0) return false;
+    auto tpm = open_tpm();
+    if (!tpm) return false;
+    auto now = (*tpm)->pcr_read(watched_bank_, watched_mask_);
+    return now && *now != watched_pcrs_;
   }
 
   void run(const std::atomic<bool>& stop) override {
@@ -247,8 +280,18 @@ class AgentImpl final : public Agent {
         wait = backoff_ms;
         backoff_ms = std::min(backoff_ms * 2, 30'000);
       }
-      for (int slept = 0; slept < wait && !stop; slept += 50) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      const int step = opts_.watch_ms > 0 ? std::min(opts_.watch_ms, 50) : 50;
+      int since_watch = 0;
+      for (int slept = 0; slept < wait && !stop; slept += step) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(step));
+        since_watch += step;
+        if (r && opts_.watch_ms > 0 && since_watch >= opts_.watch_ms) {
+          since_watch = 0;
+          if (drifted()) {
+            log::info("change seen: attesting now", {{"host", opts_.host_id}});
+            break;
+          }
+        }
       }
     }
   }
@@ -259,6 +302,12 @@ class AgentImpl final : public Agent {
   uint16_t port_ = 0;
   std::string ca_pem_;
   std::unique_ptr<net::HttpsClient> client_;
+  // What the last quote covered, to notice a change before the next interval.
+  std::mutex watch_mu_;
+  crypto::HashAlg watched_bank_ = crypto::HashAlg::kSha256;
+  uint32_t watched_mask_ = 0;
+  std::vector<crypto::Digest> watched_pcrs_;
+  uint64_t watched_ima_size_ = 0;
 };
 
 }  // namespace

@@ -5,7 +5,8 @@
 //
 //   AgentOptions o; o.verifier_url = "https://verifier:8443"; o.verifier_ca_file = "ca.pem";
 //   IRONROOT_ASSIGN_OR_RETURN(auto agent, Agent::create(o));
-//   agent->run(stop_flag);   // enrols if needed, then attests every interval
+//   agent->run(stop_flag);   // enrols if needed, then attests every interval, and at once
+//                            // when it sees a PCR change or new IMA entries
 //
 // It needs the TPM (or /dev/tpmrm0 access through the tss group) and read access to securityfs,
 // nothing else; it never holds a verifier secret.
@@ -29,12 +30,16 @@ struct AgentOptions {
   std::string eventlog_path = "/sys/kernel/security/tpm0/binary_bios_measurements";
   std::string ima_path = "/sys/kernel/security/ima/ascii_runtime_measurements";
   bool tpm_startup = false;  // send TPM2_Startup first (simulators)
+  // Between rounds, look this often for a PCR change or IMA growth and attest at once when
+  // there is one (push), instead of waiting for the next interval. 0: poll only.
+  int watch_ms = 100;
 };
 
 struct AttestResult {
   std::string state;
   std::vector<std::string> reasons;
   int interval_ms = 2000;
+  uint64_t log_index = 0;  // where the verifier's audit log recorded this attestation
 };
 
 class Agent {

@@ -49,6 +49,26 @@ constexpr const char* kMigrations[] = {
       created_at INTEGER NOT NULL
     );
     )sql",
+    // 2: quarantine, per-host appraisal state (IMA policy, posture, last signed result), and
+    // policy changes waiting for a second principal's approval.
+    R"sql(
+    ALTER TABLE hosts ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE hosts ADD COLUMN quarantine_reason TEXT NOT NULL DEFAULT '';
+    ALTER TABLE hosts ADD COLUMN ima_policy_state TEXT NOT NULL DEFAULT '';
+    ALTER TABLE hosts ADD COLUMN posture TEXT NOT NULL DEFAULT '';
+    ALTER TABLE hosts ADD COLUMN result TEXT NOT NULL DEFAULT '';
+    CREATE TABLE policy_changes (
+      id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      document TEXT NOT NULL,
+      author TEXT NOT NULL,
+      created_at INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      decided_by TEXT NOT NULL DEFAULT '',
+      decided_at INTEGER NOT NULL DEFAULT 0,
+      comment TEXT NOT NULL DEFAULT ''
+    );
+    )sql",
 };
 
 int64_t now_ms() {
@@ -138,12 +158,15 @@ class SqliteStore final : public Store {
     std::lock_guard lock(mu_);
     Stmt s(db_, R"sql(INSERT INTO hosts (id, state, reasons, ek_certificate, ek_public, ak_public,
         ek_issuer, tls_fingerprint, have_clock, clock, reset_count, restart_count, ima_entries,
-        ima_pcr10, pcrs, enrolled_at, last_attested_at, state_changed_at, attestations)
-        VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)
+        ima_pcr10, pcrs, enrolled_at, last_attested_at, state_changed_at, attestations,
+        quarantined, quarantine_reason, ima_policy_state, posture, result)
+        VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,
+        ?23,?24)
         ON CONFLICT(id) DO UPDATE SET state=?2, reasons=?3, ek_certificate=?4, ek_public=?5,
         ak_public=?6, ek_issuer=?7, tls_fingerprint=?8, have_clock=?9, clock=?10, reset_count=?11,
         restart_count=?12, ima_entries=?13, ima_pcr10=?14, pcrs=?15, enrolled_at=?16,
-        last_attested_at=?17, state_changed_at=?18, attestations=?19)sql");
+        last_attested_at=?17, state_changed_at=?18, attestations=?19, quarantined=?20,
+        quarantine_reason=?21, ima_policy_state=?22, posture=?23, result=?24)sql");
     if (!s.ok()) return fail("prepare put_host");
     s.text(1, h.id);
     s.text(2, host_state_name(h.state));
@@ -164,6 +187,11 @@ class SqliteStore final : public Store {
     s.i64(17, h.last_attested_at_ms);
     s.i64(18, h.state_changed_at_ms);
     s.i64(19, static_cast<int64_t>(h.attestations));
+    s.i64(20, h.quarantined ? 1 : 0);
+    s.text(21, h.quarantine_reason);
+    s.text(22, h.ima_policy_state);
+    s.text(23, h.posture_json);
+    s.text(24, h.result_jwt);
     if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("put_host " + h.id);
     return {};
   }
@@ -247,12 +275,50 @@ class SqliteStore final : public Store {
     return std::optional<std::string>(s.col_text(0));
   }
 
+  Status put_policy_change(const PolicyChange& c) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, R"sql(INSERT INTO policy_changes (id, kind, document, author, created_at, state,
+        decided_by, decided_at, comment) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)
+        ON CONFLICT(id) DO UPDATE SET state=?6, decided_by=?7, decided_at=?8, comment=?9)sql");
+    if (!s.ok()) return fail("prepare put_policy_change");
+    s.text(1, c.id);
+    s.text(2, c.kind);
+    s.text(3, c.document);
+    s.text(4, c.author);
+    s.i64(5, c.created_at_ms);
+    s.text(6, c.state);
+    s.text(7, c.decided_by);
+    s.i64(8, c.decided_at_ms);
+    s.text(9, c.comment);
+    if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("put_policy_change " + c.id);
+    return {};
+  }
+
+  Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit) override {
+    std::lock_guard lock(mu_);
+    Stmt s(db_, id.empty() ? "SELECT id, kind, document, author, created_at, state, decided_by, "
+                             "decided_at, comment FROM policy_changes ORDER BY created_at DESC "
+                             "LIMIT ?2"
+                           : "SELECT id, kind, document, author, created_at, state, decided_by, "
+                             "decided_at, comment FROM policy_changes WHERE id = ?1 LIMIT ?2");
+    if (!s.ok()) return fail("prepare policy_changes");
+    if (!id.empty()) s.text(1, id);
+    s.i64(2, limit);
+    std::vector<PolicyChange> out;
+    while (sqlite3_step(s.get()) == SQLITE_ROW) {
+      out.push_back({s.col_text(0), s.col_text(1), s.col_text(2), s.col_text(3), s.col_i64(4),
+                     s.col_text(5), s.col_text(6), s.col_i64(7), s.col_text(8)});
+    }
+    return out;
+  }
+
  private:
   static constexpr const char* kSelectHost =
       "SELECT id, state, reasons, ek_certificate, ek_public, ak_public, ek_issuer, "
       "tls_fingerprint, "
       "have_clock, clock, reset_count, restart_count, ima_entries, ima_pcr10, pcrs, enrolled_at, "
-      "last_attested_at, state_changed_at, attestations FROM hosts";
+      "last_attested_at, state_changed_at, attestations, quarantined, quarantine_reason, "
+      "ima_policy_state, posture, result FROM hosts";
 
   static HostRecord read_host(Stmt& s) {
     HostRecord h;
@@ -280,6 +346,11 @@ class SqliteStore final : public Store {
     h.last_attested_at_ms = s.col_i64(16);
     h.state_changed_at_ms = s.col_i64(17);
     h.attestations = static_cast<uint64_t>(s.col_i64(18));
+    h.quarantined = s.col_i64(19) != 0;
+    h.quarantine_reason = s.col_text(20);
+    h.ima_policy_state = s.col_text(21);
+    h.posture_json = s.col_text(22);
+    h.result_jwt = s.col_text(23);
     return h;
   }
 

@@ -47,6 +47,25 @@ struct HostRecord {
   int64_t last_attested_at_ms = 0;
   int64_t state_changed_at_ms = 0;
   uint64_t attestations = 0;
+  // Remediation: admission is denied until new evidence passes (or an operator releases it).
+  bool quarantined = false;
+  std::string quarantine_reason;
+  std::string ima_policy_state;  // the IMA runtime policy appraiser's resumable state
+  std::string posture_json;      // the platform posture last reported
+  std::string result_jwt;        // the last signed attestation result (EAR)
+};
+
+// A policy change proposed by one principal; it takes effect only when another approves it.
+struct PolicyChange {
+  std::string id;
+  std::string kind;      // "references" | "ima-policy" | ...
+  std::string document;  // the proposed document (JSON)
+  std::string author;
+  int64_t created_at_ms = 0;
+  std::string state;  // "pending" | "approved" | "rejected" | "superseded"
+  std::string decided_by;
+  int64_t decided_at_ms = 0;
+  std::string comment;
 };
 
 // A timestamped record of something that happened to a host (state change, reboot, enrolment).
@@ -74,6 +93,10 @@ class Store {
   virtual Status put_reference(const std::string& name, const std::string& json,
                                const std::string& source) = 0;
   virtual Result<std::optional<std::string>> reference(const std::string& name) = 0;
+
+  virtual Status put_policy_change(const PolicyChange& change) = 0;
+  // One change by id, or (id empty) the latest `limit` changes, newest first.
+  virtual Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit) = 0;
 
   // The schema version in force (after migrations).
   virtual int schema_version() = 0;

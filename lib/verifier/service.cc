@@ -9,9 +9,12 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
+#include "audit/journal.h"
+#include "audit/note.h"
 #include "core/hex.h"
 #include "core/log.h"
 #include "crypto/base64.h"
@@ -22,6 +25,7 @@
 #include "tpm2/ekcert.h"
 #include "tpm2/keys.h"
 #include "verifier/appraisal.h"
+#include "verifier/principals.h"
 
 namespace ironroot::verifier {
 namespace {
@@ -54,6 +58,30 @@ bool valid_host_id(const std::string& id) {
       return false;
   }
   return id.front() != '.';
+}
+
+// "a=1&b=2" -> {a: 1, b: 2}; values are numbers or simple tokens, so no percent-decoding.
+std::map<std::string, std::string> parse_query(const std::string& q) {
+  std::map<std::string, std::string> out;
+  std::stringstream ss(q);
+  std::string kv;
+  while (std::getline(ss, kv, '&')) {
+    auto eq = kv.find('=');
+    if (eq != std::string::npos) out[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return out;
+}
+
+Result<uint64_t> query_u64(const std::map<std::string, std::string>& q, const std::string& name) {
+  auto it = q.find(name);
+  if (it == q.end() || it->second.empty() || it->second.size() > 19 ||
+      it->second.find_first_not_of("0123456789") != std::string::npos)
+    return invalid_argument("query parameter \"" + name + "\" must be a non-negative integer");
+  return std::stoull(it->second);
+}
+
+std::string sha256_hex(Bytes b) {
+  return crypto::hash(crypto::HashAlg::kSha256, b).hex();
 }
 
 Result<std::string> read_text_file(const std::string& path) {
@@ -171,6 +199,8 @@ class VerifierImpl final : public Verifier {
                                 return Result<std::string>(crypto::random_token(32));
                               }));
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
+    IRONROOT_RETURN_IF_ERROR(init_principals(d));
+    IRONROOT_RETURN_IF_ERROR(init_audit_log(d));
     for (const auto& p : opts_.ek_ca_paths) {
       auto st = ek_cas_.add_path(p);
       if (!st) return std::move(st).error().with_context("EK CA bundle");
@@ -195,6 +225,8 @@ class VerifierImpl final : public Verifier {
   uint16_t port() const override { return server_ ? server_->port() : 0; }
   std::string ca_pem() const override { return ca_pem_; }
   std::string operator_token() const override { return token_; }
+  std::string approver_token() const override { return approver_token_; }
+  std::string log_verifier_key() const override { return journal_->verifier_key(); }
 
   void stop() override {
     {
@@ -205,9 +237,100 @@ class VerifierImpl final : public Verifier {
     cv_.notify_all();
     if (ticker_.joinable()) ticker_.join();
     if (server_) server_->stop();
+    if (journal_) journal_->close();
   }
 
  private:
+  // The first start writes two principals: "operator" (operator.token: viewer, auditor,
+  // operator, policy-author) and "approver" (approver.token: viewer, approver), so that a policy
+  // change always needs two people. More are added with `ironroot verifier principal add`.
+  Status init_principals(const std::string& d) {
+    const std::string path = d + kPrincipalsFile;
+    if (!fs::exists(path)) {
+      IRONROOT_ASSIGN_OR_RETURN(approver_token_, load_or_create(d + kApproverTokenFile, [] {
+                                  return Result<std::string>(crypto::random_token(32));
+                                }));
+      std::vector<Principal> initial = {
+          {"operator",
+           {Role::kViewer, Role::kAuditor, Role::kOperator, Role::kPolicyAuthor},
+           sha256_hex(Bytes(reinterpret_cast<const uint8_t*>(token_.data()), token_.size())),
+           ""},
+          {"approver",
+           {Role::kViewer, Role::kApprover},
+           sha256_hex(Bytes(reinterpret_cast<const uint8_t*>(approver_token_.data()),
+                            approver_token_.size())),
+           ""}};
+      IRONROOT_RETURN_IF_ERROR(write_private_file(path, principals_to_json(initial)));
+    } else if (fs::exists(d + kApproverTokenFile)) {
+      IRONROOT_ASSIGN_OR_RETURN(approver_token_, read_text_file(d + kApproverTokenFile));
+    }
+    principals_ = std::make_unique<PrincipalDirectory>(path);
+    return principals_->load();
+  }
+
+  // The audit log: its own database (fsync on every commit) and Ed25519 key; the origin names
+  // this verifier by its CA, so two verifiers' checkpoints are never confused.
+  Status init_audit_log(const std::string& d) {
+    auto ca_fp = crypto::certificate_fingerprint(ca_pem_);
+    if (!ca_fp) return std::move(ca_fp).error().with_context("verifier CA");
+    const std::string origin = "ironroot.verifier/" + ca_fp->substr(0, 16);
+    std::string pub;
+    IRONROOT_ASSIGN_OR_RETURN(
+        std::string key_pem, load_or_create(d + "audit.key", [&]() -> Result<std::string> {
+          IRONROOT_ASSIGN_OR_RETURN(audit::NoteKeyPair pair, audit::generate_note_key(origin));
+          return pair.private_key_pem;
+        }));
+    IRONROOT_ASSIGN_OR_RETURN(
+        journal_, audit::Journal::open(
+                      {.path = d + "audit.db", .origin = origin, .private_key_pem = key_pem}));
+    // The public half, for auditors: `ironroot log verify --key <data-dir>/audit.pub`.
+    IRONROOT_RETURN_IF_ERROR(
+        write_private_file(d + kAuditKeyFile, journal_->verifier_key() + "\n"));
+    ::chmod((d + kAuditKeyFile).c_str(), 0644);
+    auto started = record("verifier.started", "", "", json{{"entries", journal_->size()}});
+    if (!started) return std::move(started).error();
+    return {};
+  }
+
+  // Appends one decision to the audit log and waits until it is on disk. Returns its index.
+  Result<uint64_t> record(const std::string& kind, const std::string& host,
+                          const std::string& principal, const json& detail) {
+    json e{{"kind", kind}, {"time_ms", now_ms()}};
+    if (!host.empty()) e["host"] = host;
+    if (!principal.empty()) e["principal"] = principal;
+    e["detail"] = detail;
+    auto index = journal_->append(e.dump());
+    if (!index)
+      log::error("audit log append failed", {{"kind", kind}, {"error", index.error().message()}});
+    return index;
+  }
+
+  // Who is calling: a bearer token or a client certificate registered as a principal.
+  std::optional<Principal> authenticate(const Request& r) {
+    std::optional<Principal> p;
+    const std::string h = r.header("authorization");
+    const std::string prefix = "Bearer ";
+    if (h.rfind(prefix, 0) == 0) {
+      p = principals_->by_token(h.substr(prefix.size()));
+    } else if (!r.peer_fingerprint.empty()) {
+      p = principals_->by_certificate(r.peer_fingerprint);
+    }
+    if (p) {
+      bool first = false;
+      {
+        std::lock_guard lock(mu_);
+        first = signed_in_.insert(p->name).second;
+      }
+      // One entry per principal per verifier run: who used the API, not every request.
+      if (first) (void)record("principal.sign_in", "", p->name, json{{"from", r.remote_address}});
+    }
+    return p;
+  }
+
+  static Response forbidden(const Principal& p, Role needed) {
+    return fail(403, "principal \"" + p.name + "\" lacks the " + role_name(needed) + " role");
+  }
+
   // ---- routing -------------------------------------------------------------------------------
   Response handle(const Request& r) {
     std::vector<std::string> seg;
@@ -244,34 +367,49 @@ class VerifierImpl final : public Verifier {
         return fail(403, "this certificate belongs to another host");
       return seg[3] == "challenge" ? challenge(seg[2], r) : evidence(seg[2], r, body);
     }
-    // Operator and relying-party API: bearer token.
-    if (!authorized(r))
-      return fail(401, "present the operator token: Authorization: Bearer <token>");
+    // Operators, auditors and relying parties: a principal, and the role the request needs.
+    auto who = authenticate(r);
+    if (!who)
+      return fail(401,
+                  "present a principal's token (Authorization: Bearer <token>) or client "
+                  "certificate");
+    const Principal& p = *who;
+    const bool read = r.method == "GET";
     if (seg[1] == "hosts") {
-      if (seg.size() == 2 && r.method == "GET") return list_hosts();
-      if (seg.size() == 3 && r.method == "GET") return get_host(seg[2]);
-      if (seg.size() == 3 && r.method == "DELETE") return delete_host(seg[2]);
-      if (seg.size() == 4 && seg[3] == "admission" && r.method == "GET") return admission(seg[2]);
-      if (seg.size() == 4 && seg[3] == "events" && r.method == "GET") return host_events(seg[2]);
+      if (read && !p.has(Role::kViewer)) return forbidden(p, Role::kViewer);
+      if (!read && !p.has(Role::kOperator)) return forbidden(p, Role::kOperator);
+      if (seg.size() == 2 && read) return list_hosts();
+      if (seg.size() == 3 && read) return get_host(seg[2]);
+      if (seg.size() == 3 && r.method == "DELETE") return delete_host(seg[2], p);
+      if (seg.size() == 4 && seg[3] == "admission" && read) return admission(seg[2]);
+      if (seg.size() == 4 && seg[3] == "events" && read) return host_events(seg[2]);
+      if (seg.size() == 4 && seg[3] == "release" && r.method == "POST")
+        return release(seg[2], p, body);
       return fail(405, "method not allowed on " + r.path);
     }
     if (seg[1] == "policy") {
-      if (seg.size() == 3 && seg[2] == "capture" && r.method == "POST") return capture(body);
-      if (seg.size() == 3 && seg[2] == "references" && r.method == "PUT")
-        return set_references(body);
-      if (seg.size() == 3 && seg[2] == "references" && r.method == "GET") return get_references();
+      if (read && !p.has(Role::kViewer)) return forbidden(p, Role::kViewer);
+      if (seg.size() == 3 && seg[2] == "references" && read) return get_references();
+      if (seg.size() == 3 && seg[2] == "changes" && read) return list_changes("");
+      if (seg.size() == 4 && seg[2] == "changes" && read) return list_changes(seg[3]);
+      if (seg.size() == 3 && (seg[2] == "capture" || seg[2] == "references") && !read) {
+        if (!p.has(Role::kPolicyAuthor)) return forbidden(p, Role::kPolicyAuthor);
+        if (seg[2] == "capture" && r.method == "POST") return capture(body, p);
+        if (seg[2] == "references" && r.method == "PUT") return set_references(body, p);
+      }
+      if (seg.size() == 5 && seg[2] == "changes" && r.method == "POST" &&
+          (seg[4] == "approve" || seg[4] == "reject")) {
+        if (!p.has(Role::kApprover)) return forbidden(p, Role::kApprover);
+        return decide(seg[3], seg[4] == "approve", p, body);
+      }
       return fail(405, "method not allowed on " + r.path);
     }
+    if (seg[1] == "log") {
+      if (!read) return fail(405, "the audit log is read-only");
+      if (!p.has(Role::kAuditor) && !p.has(Role::kViewer)) return forbidden(p, Role::kAuditor);
+      return log_endpoint(seg, parse_query(r.query));
+    }
     return fail(404, "no such endpoint: " + r.path);
-  }
-
-  bool authorized(const Request& r) const {
-    const std::string h = r.header("authorization");
-    const std::string prefix = "Bearer ";
-    if (h.rfind(prefix, 0) != 0) return false;
-    std::string t = h.substr(prefix.size());
-    return crypto::equal_ct(Bytes(reinterpret_cast<const uint8_t*>(t.data()), t.size()),
-                            Bytes(reinterpret_cast<const uint8_t*>(token_.data()), token_.size()));
   }
 
   // ---- enrolment -----------------------------------------------------------------------------
@@ -347,6 +485,7 @@ class VerifierImpl final : public Verifier {
 
   Response refuse_enrolment(const std::string& id, int status, const std::string& why) {
     log::warn("enrolment refused", {{"host", id}, {"reason", why}});
+    (void)record("enrolment.refused", id, "", json{{"reason", why}});
     return fail(status, why);
   }
 
@@ -398,6 +537,12 @@ class VerifierImpl final : public Verifier {
     h.have_clock = false;
     if (auto st = store_->put_host(h); !st) return fail(500, st.error().message());
     (void)store_->append_event({0, h.id, now, "enrolled", json{{"ek_issuer", h.ek_issuer}}.dump()});
+    if (!record("enrolment", h.id, "",
+                json{{"ek_issuer", h.ek_issuer},
+                     {"ek_public_sha256", sha256_hex(h.ek_public)},
+                     {"ak_public_sha256", sha256_hex(h.ak_public)},
+                     {"tls_fingerprint", h.tls_fingerprint}}))
+      return fail(503, "the audit log is unavailable; enrolment not recorded");
     log::info("host enrolled", {{"host", h.id}, {"ek_issuer", h.ek_issuer}});
     return reply(200, json{{"host_id", h.id},
                            {"certificate", *cert},
@@ -538,9 +683,28 @@ class VerifierImpl final : public Verifier {
                   {{"host", id}, {"reason", v.reasons.empty() ? "" : v.reasons.front()}});
       }
     }
+    // The decision is on disk in the audit log before anyone hears of it.
+    json reasons = json::array();
+    for (size_t i = 0; i < v.reasons.size() && i < 20; ++i) reasons.push_back(v.reasons[i]);
+    auto index = record("attestation", id, "",
+                        json{{"trusted", v.trusted},
+                             {"evidence_valid", v.evidence_valid},
+                             {"reasons", reasons},
+                             {"nonce_sha256", sha256_hex(ch.nonce)},
+                             {"quote_sha256", sha256_hex(ev.quote_attest)},
+                             {"ima_entries", host.ima_entries}});
+    if (!index) return fail(503, "the audit log is unavailable; evidence not recorded");
+    if (host.state != old_state) {
+      (void)record("admission", id, "",
+                   json{{"from", store::host_state_name(old_state)},
+                        {"to", store::host_state_name(host.state)},
+                        {"allowed", admitted(host)}});
+    }
     if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
     return reply(200, json{{"state", store::host_state_name(host.state)},
                            {"reasons", host.reasons},
+                           {"allowed", admitted(host)},
+                           {"log_index", *index},
                            {"interval_ms", opts_.interval_ms}});
   }
 
@@ -561,14 +725,37 @@ class VerifierImpl final : public Verifier {
     return reply(200, host_json(**h, now_ms()));
   }
 
-  Response delete_host(const std::string& id) {
+  static bool admitted(const HostRecord& h) {
+    return h.state == HostState::kTrusted && !h.quarantined;
+  }
+
+  Response delete_host(const std::string& id, const Principal& who) {
     std::lock_guard lock(hosts_mu_);
     auto h = store_->host(id);
     if (!h) return fail(500, h.error().message());
     if (!*h) return fail(404, "no host " + id);
     if (auto st = store_->delete_host(id); !st) return fail(500, st.error().message());
     (void)store_->append_event({0, id, now_ms(), "deleted", "{}"});
+    (void)record("host.deleted", id, who.name, json::object());
     return reply(200, json{{"deleted", id}});
+  }
+
+  // An operator lifts a quarantine (after looking at the host); trust still needs evidence.
+  Response release(const std::string& id, const Principal& who, const json& b) {
+    std::lock_guard lock(hosts_mu_);
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    HostRecord host = **h;
+    if (!host.quarantined) return fail(409, "host " + id + " is not quarantined");
+    auto index = record(
+        "quarantine.released", id, who.name,
+        json{{"reason", host.quarantine_reason}, {"comment", b.value("comment", std::string())}});
+    if (!index) return fail(503, "the audit log is unavailable; nothing changed");
+    host.quarantined = false;
+    host.quarantine_reason.clear();
+    if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
+    return reply(200, json{{"host", id}, {"quarantined", false}, {"allowed", admitted(host)}});
   }
 
   Response admission(const std::string& id) {
@@ -577,11 +764,13 @@ class VerifierImpl final : public Verifier {
     if (!*h)
       return reply(404, json{{"host", id}, {"allowed", false}, {"reasons", {"not enrolled"}}});
     const auto& host = **h;
-    bool allowed = host.state == HostState::kTrusted;
+    json reasons = host.reasons;
+    if (host.quarantined) reasons.push_back("quarantined: " + host.quarantine_reason);
     return reply(200, json{{"host", id},
-                           {"allowed", allowed},
+                           {"allowed", admitted(host)},
                            {"state", store::host_state_name(host.state)},
-                           {"reasons", host.reasons},
+                           {"quarantined", host.quarantined},
+                           {"reasons", reasons},
                            {"last_attested_at_ms", host.last_attested_at_ms}});
   }
 
@@ -597,7 +786,9 @@ class VerifierImpl final : public Verifier {
     return reply(200, json{{"host", id}, {"events", out}});
   }
 
-  Response capture(const json& b) {
+  // Proposes host `host`'s verified PCR values as reference values (merged with those in force
+  // when approved, so a second golden host adds another hardware model or firmware version).
+  Response capture(const json& b, const Principal& who) {
     auto id = str_field(b, "host", 64);
     if (!id) return fail(400, id.error().message());
     auto h = store_->host(*id);
@@ -621,40 +812,157 @@ class VerifierImpl final : public Verifier {
     References refs;
     refs.name = "golden:" + *id;
     refs.bank = opts_.bank;
-    // Merge with what is already approved, so that capturing a second golden host adds its
-    // values (another hardware model, a new firmware version) instead of replacing them.
-    if (auto doc = store_->reference("default"); doc && *doc && !b.value("replace", false)) {
-      auto old = References::from_json(**doc);
-      if (old && old->bank == refs.bank) {
-        refs.allowed = old->allowed;
-        refs.name = old->name + "+" + *id;
-      }
-    }
     for (uint32_t pcr : pcrs) {
       auto key = std::to_string(pcr);
       if (!stored[bank].contains(key)) return fail(409, "PCR " + key + " was not quoted by " + *id);
-      auto value = stored[bank][key].get<std::string>();
-      auto& list = refs.allowed[pcr];
-      if (std::find(list.begin(), list.end(), value) == list.end()) list.push_back(value);
+      refs.allowed[pcr].push_back(stored[bank][key].get<std::string>());
     }
-    if (auto st = store_->put_reference("default", refs.to_json(), "capture:" + *id); !st) {
-      return fail(500, st.error().message());
-    }
-    log::info("reference values captured", {{"host", *id}, {"name", refs.name}});
-    return reply(200, json::parse(refs.to_json()));
+    return propose(b.value("replace", false) ? "references.replace" : "references.merge",
+                   refs.to_json(), who, "capture of " + *id);
   }
 
-  Response set_references(const json& b) {
+  Response set_references(const json& b, const Principal& who) {
     auto refs = References::from_json(b.dump());
     if (!refs) return fail(400, refs.error().message());
     if (refs->bank != opts_.bank)
       return fail(400, "reference values must be for the " +
                            std::string(crypto::hash_alg_name(opts_.bank)) +
                            " bank this verifier quotes");
-    if (auto st = store_->put_reference("default", refs->to_json(), "api"); !st)
-      return fail(500, st.error().message());
-    log::info("reference values set", {{"name", refs->name}});
-    return reply(200, json::parse(refs->to_json()));
+    return propose("references.replace", refs->to_json(), who, "reference values set");
+  }
+
+  // ---- dual control: a change waits for a second principal with the approver role ----------
+  static json change_json(const store::PolicyChange& c) {
+    return json{{"id", c.id},
+                {"kind", c.kind},
+                {"author", c.author},
+                {"created_at_ms", c.created_at_ms},
+                {"state", c.state},
+                {"decided_by", c.decided_by},
+                {"decided_at_ms", c.decided_at_ms},
+                {"comment", c.comment},
+                {"document", json::parse(c.document, nullptr, false)}};
+  }
+
+  Response propose(const std::string& kind, const std::string& document, const Principal& who,
+                   const std::string& comment) {
+    store::PolicyChange c{
+        crypto::random_token(8), kind, document, who.name, now_ms(), "pending", "", 0, comment};
+    if (!record("policy.proposed", "", who.name,
+                json{{"change", c.id},
+                     {"kind", kind},
+                     {"document_sha256",
+                      sha256_hex(Bytes(reinterpret_cast<const uint8_t*>(document.data()),
+                                       document.size()))},
+                     {"comment", comment}}))
+      return fail(503, "the audit log is unavailable; nothing proposed");
+    if (auto st = store_->put_policy_change(c); !st) return fail(500, st.error().message());
+    log::info("policy change proposed", {{"change", c.id}, {"author", who.name}, {"kind", kind}});
+    return reply(202, json{{"change", change_json(c)},
+                           {"next", "a principal with the approver role other than " + who.name +
+                                        " approves it: ironroot policy approve " + c.id}});
+  }
+
+  Response list_changes(const std::string& id) {
+    auto changes = store_->policy_changes(id, 100);
+    if (!changes) return fail(500, changes.error().message());
+    if (!id.empty()) {
+      if (changes->empty()) return fail(404, "no policy change " + id);
+      return reply(200, change_json(changes->front()));
+    }
+    json out = json::array();
+    for (const auto& c : *changes) out.push_back(change_json(c));
+    return reply(200, json{{"changes", out}});
+  }
+
+  Response decide(const std::string& id, bool approve, const Principal& who, const json& b) {
+    std::lock_guard lock(policy_mu_);
+    auto changes = store_->policy_changes(id, 1);
+    if (!changes) return fail(500, changes.error().message());
+    if (changes->empty()) return fail(404, "no policy change " + id);
+    store::PolicyChange c = changes->front();
+    if (c.state != "pending") return fail(409, "change " + id + " is already " + c.state);
+    if (c.author == who.name) {
+      (void)record("policy.self_approval_refused", "", who.name, json{{"change", id}});
+      return fail(403, "dual control: " + who.name +
+                           " proposed this change and cannot also approve or reject it");
+    }
+    c.state = approve ? "approved" : "rejected";
+    c.decided_by = who.name;
+    c.decided_at_ms = now_ms();
+    if (b.contains("comment") && b["comment"].is_string()) c.comment = b["comment"];
+    if (approve) {
+      if (auto st = apply_change(c); !st) return fail(409, st.error().message());
+    }
+    if (!record(approve ? "policy.approved" : "policy.rejected", "", who.name,
+                json{{"change", id}, {"kind", c.kind}, {"author", c.author}}))
+      return fail(503, "the audit log is unavailable");
+    if (auto st = store_->put_policy_change(c); !st) return fail(500, st.error().message());
+    log::info(approve ? "policy change approved" : "policy change rejected",
+              {{"change", id}, {"by", who.name}});
+    return reply(200, change_json(c));
+  }
+
+  Status apply_change(const store::PolicyChange& c) {
+    if (c.kind == "references.replace" || c.kind == "references.merge") {
+      IRONROOT_ASSIGN_OR_RETURN(References refs, References::from_json(c.document));
+      if (c.kind == "references.merge") {
+        if (auto doc = store_->reference("default"); doc && *doc) {
+          auto old = References::from_json(**doc);
+          if (old && old->bank == refs.bank) {
+            for (const auto& [pcr, values] : old->allowed) {
+              auto& list = refs.allowed[pcr];
+              for (const auto& v : values) {
+                if (std::find(list.begin(), list.end(), v) == list.end()) list.push_back(v);
+              }
+            }
+            refs.name = old->name + "+" + refs.name;
+          }
+        }
+      }
+      return store_->put_reference("default", refs.to_json(), "change " + c.id + " by " + c.author);
+    }
+    return invalid_argument("unknown change kind " + c.kind);
+  }
+
+  // ---- the audit log, for auditors ---------------------------------------------------------
+  Response log_endpoint(const std::vector<std::string>& seg,
+                        const std::map<std::string, std::string>& q) {
+    const std::string what = seg.size() == 3 ? seg[2] : "";
+    if (what == "checkpoint") return Response{200, "text/plain", journal_->checkpoint(), {}};
+    if (what == "key")
+      return reply(200, json{{"verifier_key", journal_->verifier_key()},
+                             {"origin", journal_->origin()},
+                             {"size", journal_->size()}});
+    if (what == "entries") {
+      auto start = query_u64(q, "start");
+      auto end = query_u64(q, "end");
+      if (!start || !end) return fail(400, "use /v1/log/entries?start=N&end=M (at most 1000)");
+      auto entries = journal_->entries(*start, *end);
+      if (!entries) return fail(400, entries.error().message());
+      return reply(200, json{{"start", *start}, {"entries", *entries}});
+    }
+    if (what == "inclusion") {
+      auto index = query_u64(q, "index");
+      auto size = query_u64(q, "size");
+      if (!index || !size) return fail(400, "use /v1/log/inclusion?index=N&size=M");
+      auto proof = journal_->inclusion_proof(*index, *size);
+      if (!proof) return fail(400, proof.error().message());
+      auto entry = journal_->entries(*index, *index + 1);
+      return reply(200, json{{"index", *index},
+                             {"size", *size},
+                             {"entry", entry && !entry->empty() ? entry->front() : ""},
+                             {"proof", audit::encode_proof(*proof)}});
+    }
+    if (what == "consistency") {
+      auto from = query_u64(q, "from");
+      auto to = query_u64(q, "to");
+      if (!from || !to) return fail(400, "use /v1/log/consistency?from=N&to=M");
+      auto proof = journal_->consistency_proof(*from, *to);
+      if (!proof) return fail(400, proof.error().message());
+      return reply(200, json{{"from", *from}, {"to", *to}, {"proof", audit::encode_proof(*proof)}});
+    }
+    return fail(404, "the log serves checkpoint, key, entries, inclusion and consistency");
   }
 
   Response get_references() {
@@ -705,6 +1013,11 @@ class VerifierImpl final : public Verifier {
       (void)store_->append_event(
           {0, h.id, now, "state",
            json{{"from", store::host_state_name(old)}, {"to", "unreachable"}}.dump()});
+      (void)record("admission", h.id, "",
+                   json{{"from", store::host_state_name(old)},
+                        {"to", "unreachable"},
+                        {"allowed", false},
+                        {"reasons", h.reasons}});
       log::warn("host unreachable", {{"host", h.id}});
     }
   }
@@ -713,9 +1026,13 @@ class VerifierImpl final : public Verifier {
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<net::HttpsServer> server_;
   tpm2::CaBundle ek_cas_;
-  std::string ca_key_, ca_pem_, token_;
-  std::mutex mu_;        // pending_, challenges_, stopping_
-  std::mutex hosts_mu_;  // read-modify-write of host records
+  std::string ca_key_, ca_pem_, token_, approver_token_;
+  std::unique_ptr<PrincipalDirectory> principals_;
+  std::unique_ptr<audit::Journal> journal_;
+  std::set<std::string> signed_in_;  // principals seen this run (mu_)
+  std::mutex policy_mu_;             // one policy decision at a time
+  std::mutex mu_;                    // pending_, challenges_, stopping_
+  std::mutex hosts_mu_;              // read-modify-write of host records
   std::condition_variable cv_;
   bool stopping_ = false;
   std::map<std::string, PendingEnrollment> pending_;

@@ -43,11 +43,18 @@ class Verifier {
   virtual std::string ca_pem() const = 0;
   // The bearer token operators and relying parties present.
   virtual std::string operator_token() const = 0;
+  // The token of the "approver" principal made at first start (empty if it predates it).
+  virtual std::string approver_token() const = 0;
+  // The audit log's public key (signed-note verifier key), as auditors hold it.
+  virtual std::string log_verifier_key() const = 0;
   virtual void stop() = 0;
 };
 
 // Files in a verifier data directory.
 inline constexpr const char* kCaCertFile = "ca.pem";
 inline constexpr const char* kOperatorTokenFile = "operator.token";
+inline constexpr const char* kApproverTokenFile = "approver.token";
+inline constexpr const char* kPrincipalsFile = "principals.json";
+inline constexpr const char* kAuditKeyFile = "audit.pub";
 
 }  // namespace ironroot::verifier

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "audit/journal.h"
 #include "commands.h"
 #include "core/log.h"
 #include "net/http.h"
@@ -167,8 +168,16 @@ class Demo {
     }
     auto cap = call("POST", "/v1/policy/capture", json{{"host", hosts_.front().id}}.dump());
     if (!cap) return fail(cap.error().message());
-    progress("approved " + hosts_.front().id +
-             "'s PCRs 0-7 as reference values (ironroot policy capture " + hosts_.front().id + ")");
+    const std::string change = (*cap)["change"].value("id", "");
+    progress("the operator proposed " + hosts_.front().id +
+             "'s PCRs 0-7 as reference values (ironroot policy capture " + hosts_.front().id +
+             "): change " + change + ", pending");
+    // Dual control: a second principal approves.
+    auto ok = call("POST", "/v1/policy/changes/" + change + "/approve",
+                   json{{"comment", "demo"}}.dump(), verifier_->approver_token());
+    if (!ok) return fail(ok.error().message());
+    progress("the approver approved change " + change + " (ironroot policy approve " + change +
+             " --as approver): in force");
     bool all_trusted = wait_for(
         [&](const json& hosts) {
           int n = 0;
@@ -211,9 +220,9 @@ class Demo {
   double elapsed() const { return std::chrono::duration<double>(Clock::now() - start_).count(); }
 
   Result<json> call(const std::string& method, const std::string& target,
-                    const std::string& body = "") {
-    auto r = client_->request(method, target, body,
-                              {{"Authorization", "Bearer " + verifier_->operator_token()}});
+                    const std::string& body = "", std::string token = "") {
+    if (token.empty()) token = verifier_->operator_token();
+    auto r = client_->request(method, target, body, {{"Authorization", "Bearer " + token}});
     if (!r) return r.error();
     auto j = json::parse(r->body, nullptr, false);
     if (r->status >= 300 || j.is_discarded()) {
@@ -266,10 +275,39 @@ class Demo {
               {{"id", h["id"]}, {"state", h["state"]}, {"reasons", h["reasons"]}});
         }
       }
+      out["audit_log"] = audit_summary();
     }
     shutdown();
     std::cout << out.dump(2) << std::endl;
     return kExitOk;
+  }
+
+  // What an auditor would check: every entry, re-hashed, against the signed checkpoint.
+  json audit_summary() {
+    auto cp = client_->request("GET", "/v1/log/checkpoint", "",
+                               {{"Authorization", "Bearer " + verifier_->operator_token()}});
+    auto key = call("GET", "/v1/log/key");
+    if (!cp || !key) return json{{"error", "cannot read the audit log"}};
+    const uint64_t size = (*key)["size"];
+    std::vector<std::string> entries;
+    json kinds = json::object();
+    for (uint64_t start = 0; start < size; start += 1000) {
+      auto part = call("GET", "/v1/log/entries?start=" + std::to_string(start) +
+                                  "&end=" + std::to_string(std::min(size, start + 1000)));
+      if (!part) return json{{"error", part.error().message()}};
+      for (const auto& e : (*part)["entries"]) {
+        entries.push_back(e.get<std::string>());
+        json parsed = json::parse(entries.back(), nullptr, false);
+        if (parsed.is_object())
+          kinds[parsed.value("kind", "?")] = kinds.value(parsed.value("kind", "?"), 0) + 1;
+      }
+    }
+    auto st =
+        audit::verify_entries_against_checkpoint(entries, cp->body, verifier_->log_verifier_key());
+    progress("audit log: " + std::to_string(entries.size()) + " entries, " +
+             (st ? "all re-hashed to the signed checkpoint"
+                 : "NOT consistent: " + st.error().message()));
+    return json{{"entries", entries.size()}, {"verified", static_cast<bool>(st)}, {"kinds", kinds}};
   }
 
   int fail(const std::string& message) {

@@ -6,7 +6,9 @@
 #include <atomic>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -15,6 +17,7 @@
 #include "core/log.h"
 #include "net/http.h"
 #include "output.h"
+#include "verifier/principals.h"
 #include "verifier/service.h"
 
 namespace ironroot::cli {
@@ -50,6 +53,7 @@ struct OperatorConnection {
   std::string data_dir;
   std::string ca_file;
   std::string token_file;
+  std::string as = "operator";
 
   void add_options(CLI::App* cmd) {
     cmd->add_option("--verifier", url, "Verifier URL")
@@ -59,17 +63,19 @@ struct OperatorConnection {
                     "The verifier's data directory: take ca.pem and operator.token from it")
         ->envname("IRONROOT_DATA_DIR");
     cmd->add_option("--ca", ca_file, "The verifier's CA certificate (PEM)");
-    cmd->add_option("--token-file", token_file, "File holding the operator token")
+    cmd->add_option("--token-file", token_file, "File holding the principal's token")
         ->envname("IRONROOT_TOKEN_FILE");
+    cmd->add_option("--as", as,
+                    "With --data-dir: act as this principal, using <data-dir>/<NAME>.token")
+        ->capture_default_str();
   }
 
   Result<json> call(const std::string& method, const std::string& target,
                     const std::string& body = "") const {
     std::string ca =
         ca_file.empty() && !data_dir.empty() ? data_dir + "/" + verifier::kCaCertFile : ca_file;
-    std::string tok = token_file.empty() && !data_dir.empty()
-                          ? data_dir + "/" + verifier::kOperatorTokenFile
-                          : token_file;
+    std::string tok =
+        token_file.empty() && !data_dir.empty() ? data_dir + "/" + as + ".token" : token_file;
     if (ca.empty() || tok.empty()) {
       return invalid_argument(
           "say where the verifier's CA and token are: --data-dir DIR, or --ca FILE --token-file "
@@ -92,6 +98,19 @@ struct OperatorConnection {
     return j;
   }
 };
+
+// One call, its JSON answer printed; the exit code says whether it worked.
+void run_call(const OperatorConnection& c, const std::string& method, const std::string& target,
+              const std::string& body, int* exit_code) {
+  auto r = c.call(method, target, body);
+  if (!r) {
+    print_error(r.error().message());
+    *exit_code = kExitError;
+    return;
+  }
+  std::cout << r->dump(2) << "\n";
+  *exit_code = kExitOk;
+}
 
 void print_hosts(const json& doc) {
   std::printf("%-20s %-12s %-10s %s\n", "HOST", "STATE", "LAST SEEN", "REASONS");
@@ -211,6 +230,69 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
     *exit_code = kExitOk;
   });
 
+  // ---- ironroot principal add | list (on the verifier's machine: edits its data directory)
+  auto* pr = app.add_subcommand(
+      "principal",
+      "API principals and their roles (viewer, auditor, operator, policy-author, "
+      "approver); the running verifier picks changes up without a restart");
+  pr->require_subcommand(1);
+  static std::string pr_dir;
+  static std::string pr_name;
+  static std::vector<std::string> pr_roles;
+  auto* padd = pr->add_subcommand(
+      "add", "Add a principal with a new bearer token, printed once (only its hash is stored)");
+  padd->add_option("--data-dir", pr_dir, "The verifier's data directory")
+      ->required()
+      ->envname("IRONROOT_DATA_DIR");
+  padd->add_option("NAME", pr_name, "Principal name")->required();
+  padd->add_option("--role", pr_roles, "A role (repeatable)")->required();
+  padd->callback([exit_code] {
+    std::set<verifier::Role> roles;
+    for (const auto& r : pr_roles) {
+      auto role = verifier::role_from_name(r);
+      if (!role) {
+        print_error("--role: unknown role " + r +
+                    " (viewer, auditor, operator, policy-author, approver)");
+        *exit_code = kExitError;
+        return;
+      }
+      roles.insert(*role);
+    }
+    auto token = verifier::add_principal(pr_dir + "/" + verifier::kPrincipalsFile, pr_name, roles);
+    if (!token) {
+      print_error(token.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    std::cout << *token << "\n";
+    *exit_code = kExitOk;
+  });
+  auto* plist = pr->add_subcommand("list", "List principals and their roles");
+  plist->add_option("--data-dir", pr_dir, "The verifier's data directory")
+      ->required()
+      ->envname("IRONROOT_DATA_DIR");
+  static bool plist_json = false;
+  plist->add_flag("--json", plist_json, "JSON output");
+  plist->callback([exit_code] {
+    auto list = verifier::parse_principals(read_file(pr_dir + "/" + verifier::kPrincipalsFile));
+    if (!list) {
+      print_error(list.error().message());
+      *exit_code = kExitError;
+      return;
+    }
+    if (plist_json) {
+      std::cout << verifier::principals_to_json(*list);
+    } else {
+      for (const auto& p : *list) {
+        std::string roles;
+        for (auto r : p.roles) roles += (roles.empty() ? "" : ",") + std::string(role_name(r));
+        std::printf("%-20s %-45s %s\n", p.name.c_str(), roles.c_str(),
+                    p.token_sha256.empty() ? "certificate" : "token");
+      }
+    }
+    *exit_code = kExitOk;
+  });
+
   // ---- ironroot hosts
   auto* h = app.add_subcommand("hosts", "List enrolled hosts and whether they may run workloads");
   static OperatorConnection hc;
@@ -249,7 +331,8 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   static OperatorConnection pc;
   auto* cap = p->add_subcommand(
       "capture",
-      "Approve the PCR values a golden host last proved (merged with those already approved)");
+      "Propose the PCR values a golden host last proved as reference values (merged with those "
+      "in force once an approver approves)");
   static std::string golden;
   static std::vector<uint32_t> cap_pcrs;
   static bool replace = false;
@@ -290,6 +373,33 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
     std::cout << r->dump(2) << "\n";
     *exit_code = kExitOk;
   });
+  // Dual control: changes wait for a second principal.
+  auto* changes =
+      p->add_subcommand("changes", "List policy changes (pending ones first to act on)");
+  static OperatorConnection pch;
+  static std::string change_id;
+  pch.add_options(changes);
+  changes->add_option("ID", change_id, "Show one change");
+  changes->callback([exit_code] {
+    run_call(pch, "GET", "/v1/policy/changes" + (change_id.empty() ? "" : "/" + change_id), "",
+             exit_code);
+  });
+  for (const char* verb : {"approve", "reject"}) {
+    auto* cmd = p->add_subcommand(
+        verb, std::string(verb == std::string("approve") ? "Approve" : "Reject") +
+                  " a pending policy change (a principal with the approver role, not its author)");
+    static std::map<std::string, OperatorConnection> conns;
+    static std::map<std::string, std::string> ids, comments;
+    auto& c = conns[verb];
+    c.as = "approver";
+    c.add_options(cmd);
+    cmd->add_option("ID", ids[verb], "The change")->required();
+    cmd->add_option("--comment", comments[verb], "Why (recorded in the audit log)");
+    cmd->callback([exit_code, v = std::string(verb)] {
+      run_call(conns[v], "POST", "/v1/policy/changes/" + ids[v] + "/" + v,
+               json{{"comment", comments[v]}}.dump(), exit_code);
+    });
+  }
   auto* show = p->add_subcommand("show", "Print the reference values in force");
   static OperatorConnection pshow;
   pshow.add_options(show);

@@ -34,10 +34,15 @@ TEST(SqliteStore, RoundTripsAHostAndSurvivesReopening) {
   h.reset_count = 7;
   h.ima_entries = 4711;
   h.pcrs_json = R"({"sha256":{"0":"00"}})";
+  h.quarantined = true;
+  h.quarantine_reason = "remediation: PCR 4 drift";
+  h.ima_policy_state = R"({"entries":12})";
+  h.posture_json = R"({"me":{"present":true}})";
+  h.result_jwt = "eyJ.x.y";
   {
     auto s = open_sqlite_store(db.path());
     ASSERT_TRUE(s) << s.error().message();
-    EXPECT_EQ((*s)->schema_version(), 1);
+    EXPECT_EQ((*s)->schema_version(), 2);
     ASSERT_TRUE((*s)->put_host(h));
     h.attestations = 3;
     ASSERT_TRUE((*s)->put_host(h));  // an update, not a second row
@@ -57,12 +62,82 @@ TEST(SqliteStore, RoundTripsAHostAndSurvivesReopening) {
   EXPECT_EQ(g.reset_count, 7u);
   EXPECT_EQ(g.ima_entries, 4711u);
   EXPECT_EQ(g.attestations, 3u);
+  EXPECT_TRUE(g.quarantined);
+  EXPECT_EQ(g.quarantine_reason, h.quarantine_reason);
+  EXPECT_EQ(g.ima_policy_state, h.ima_policy_state);
+  EXPECT_EQ(g.posture_json, h.posture_json);
+  EXPECT_EQ(g.result_jwt, h.result_jwt);
   EXPECT_EQ((*s)->hosts()->size(), 1u);
   EXPECT_EQ((*s)->events("host-1", 10)->size(), 1u);
   EXPECT_EQ(**(*s)->reference("default"), R"({"pcrs":{}})");
   EXPECT_FALSE((*s)->host("nobody")->has_value());
   ASSERT_TRUE((*s)->delete_host("host-1"));
   EXPECT_TRUE((*s)->hosts()->empty());
+}
+
+TEST(SqliteStore, PolicyChangesKeepTheirHistory) {
+  TempDb db;
+  auto s = open_sqlite_store(db.path());
+  ASSERT_TRUE(s) << s.error().message();
+  PolicyChange c{"c1", "references", R"({"bank":"sha256"})", "alice", 1000, "pending", "", 0, ""};
+  ASSERT_TRUE((*s)->put_policy_change(c));
+  ASSERT_TRUE(
+      (*s)->put_policy_change({"c2", "references", "{}", "alice", 2000, "pending", "", 0, ""}));
+  c.state = "approved";
+  c.decided_by = "bob";
+  c.decided_at_ms = 1500;
+  c.document = "ignored: a decision never rewrites the proposal";
+  ASSERT_TRUE((*s)->put_policy_change(c));
+  auto one = (*s)->policy_changes("c1", 10);
+  ASSERT_TRUE(one);
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].state, "approved");
+  EXPECT_EQ((*one)[0].decided_by, "bob");
+  EXPECT_EQ((*one)[0].document, R"({"bank":"sha256"})");
+  auto all = (*s)->policy_changes("", 10);
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[0].id, "c2") << "newest first";
+}
+
+TEST(SqliteStore, MigratesAVersion1Database) {
+  TempDb db;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+  // Schema 1 as the first release wrote it, with one host.
+  ASSERT_EQ(
+      sqlite3_exec(raw,
+                   "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+                   "INSERT INTO schema_version VALUES (1);"
+                   "CREATE TABLE hosts (id TEXT PRIMARY KEY, state TEXT NOT NULL, reasons "
+                   "TEXT NOT NULL, ek_certificate BLOB, ek_public BLOB NOT NULL, ak_public "
+                   "BLOB NOT NULL, ek_issuer TEXT NOT NULL DEFAULT '', tls_fingerprint TEXT "
+                   "NOT NULL DEFAULT '', have_clock INTEGER NOT NULL DEFAULT 0, clock "
+                   "INTEGER NOT NULL DEFAULT 0, reset_count INTEGER NOT NULL DEFAULT 0, "
+                   "restart_count INTEGER NOT NULL DEFAULT 0, ima_entries INTEGER NOT NULL "
+                   "DEFAULT 0, ima_pcr10 TEXT NOT NULL DEFAULT '{}', pcrs TEXT NOT NULL "
+                   "DEFAULT '{}', enrolled_at INTEGER NOT NULL, last_attested_at INTEGER NOT "
+                   "NULL DEFAULT 0, state_changed_at INTEGER NOT NULL DEFAULT 0, "
+                   "attestations INTEGER NOT NULL DEFAULT 0);"
+                   "CREATE TABLE host_events (id INTEGER PRIMARY KEY AUTOINCREMENT, host_id "
+                   "TEXT NOT NULL, at INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT "
+                   "NULL);"
+                   "CREATE TABLE references_ (name TEXT PRIMARY KEY, document TEXT NOT NULL, "
+                   "source TEXT NOT NULL, created_at INTEGER NOT NULL);"
+                   "INSERT INTO hosts (id, state, reasons, ek_public, ak_public, enrolled_at) "
+                   "VALUES ('old-host', 'trusted', '[]', x'01', x'02', 5);",
+                   nullptr, nullptr, nullptr),
+      SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  auto s = open_sqlite_store(db.path());
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ((*s)->schema_version(), 2);
+  auto h = (*s)->host("old-host");
+  ASSERT_TRUE(h && h->has_value());
+  EXPECT_EQ((*h)->state, HostState::kTrusted);
+  EXPECT_FALSE((*h)->quarantined);
+  EXPECT_TRUE((*s)->policy_changes("", 10)->empty());
 }
 
 TEST(SqliteStore, RefusesADatabaseFromANewerVersionAndKeepsIt) {
