@@ -1,0 +1,140 @@
+// ironroot policy internals: the digest index and the builders behind the public loaders. Not
+// for use outside lib/policy (and its tests).
+#pragma once
+
+#include <simdjson.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/bytes.h"
+#include "core/result.h"
+#include "policy/runtime_policy.h"
+
+namespace ironroot::policy::internal {
+
+// A fast, non-cryptographic 64-bit hash for the index (paths are public data; a collision costs
+// only a longer probe, never a wrong answer: every probe compares the bytes).
+uint64_t hash_bytes(const void* data, size_t size);
+
+// path -> raw digests. Built once with add()/finish(), then read-only.
+//
+// Layout: paths interned in one arena; an open-addressing table of (hash tag, path id); after
+// finish() each path's digests are contiguous references into one digest arena.
+class DigestIndex {
+ public:
+  enum class Lookup : uint8_t { kUnknownPath, kDigestNotFound, kFound };
+
+  // Adds `path` (and `digest`, when not empty). Returns false when a limit is hit.
+  void add(std::string_view path, Bytes digest);
+  // Sizes the table and arenas for about this many paths of this many bytes, so that loading
+  // a large policy neither rehashes nor copies.
+  void reserve(size_t paths, size_t path_bytes);
+  void finish();
+
+  Lookup find(std::string_view path, Bytes digest) const;
+  // Visits the digests of `path` (none when unknown).
+  template <typename Fn>
+  void for_each_digest(std::string_view path, Fn&& fn) const {
+    uint32_t id = find_path(path);
+    if (id == kNone) return;
+    for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) fn(digest_at(i));
+  }
+  template <typename Fn>
+  void for_each(Fn&& fn) const {  // (path, digest) for every pair, in path order
+    for (uint32_t id = 0; id + 1 < paths_.size(); ++id) {
+      std::string_view p(arena_.data() + paths_[id].offset, paths_[id].length);
+      if (paths_[id].first == paths_[id + 1].first) fn(p, Bytes{});
+      for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) fn(p, digest_at(i));
+    }
+  }
+
+  uint64_t path_count() const { return paths_.empty() ? 0 : paths_.size() - 1; }
+  uint64_t digest_count() const { return refs_.size(); }
+  size_t memory_bytes() const;
+
+ private:
+  static constexpr uint32_t kNone = 0xffffffffu;
+  struct PathRecord {
+    uint64_t offset = 0;  // into arena_
+    uint32_t length = 0;
+    uint32_t first = 0;  // first digest (after finish); paths_ has one sentinel at the end
+  };
+  uint32_t find_path(std::string_view path) const;
+  uint32_t intern(std::string_view path);
+  void grow();
+  void rehash(size_t capacity);
+  Bytes digest_at(uint32_t i) const {
+    uint64_t ref = refs_[i];
+    return {digests_.data() + (ref >> 8), static_cast<size_t>(ref & 0xff)};
+  }
+
+  std::vector<char> arena_;
+  std::vector<PathRecord> paths_;
+  std::vector<uint64_t> slots_;  // (hash >> 32) << 32 | (path id + 1); 0 = empty
+  size_t mask_ = 0;
+  std::vector<uint8_t> digests_;
+  std::vector<uint64_t> refs_;  // offset << 8 | length
+  // While building: the path of each reference (dropped by finish()).
+  std::vector<uint32_t> ref_paths_;
+  bool finished_ = false;
+};
+
+// Parses "hex" or "alg:hex" (1..64 bytes) into `out`; false when it is neither.
+bool parse_digest_text(std::string_view text, std::vector<uint8_t>& out);
+
+class RuntimePolicyBuilder {
+ public:
+  explicit RuntimePolicyBuilder(const RuntimePolicyLimits& limits);
+
+  // `where()` names the entry for error messages ("digests[\"/bin/sh\"][1]"); it is called
+  // only on an error, so the hot path builds no strings.
+  template <typename Where>
+  Status add_digest(DigestTable t, std::string_view path, std::string_view digest_text,
+                    Where&& where) {
+    if (path.size() > limits_.max_path_bytes) return path_too_long(where());
+    if (++digests_ > limits_.max_digests) return too_many_digests(where());
+    if (!parse_digest_text(digest_text, scratch_)) return bad_digest(where(), digest_text);
+    table(t).add(path, scratch_);
+    return {};
+  }
+  Status add_path(DigestTable table, std::string_view path, const std::string& where);
+  Status add_exclude(std::string_view regex, const std::string& where);
+  void add_ignored_keyring(std::string_view name);
+  Status set_log_hash_alg(std::string_view name, const std::string& where);
+  // Sizes the file table for a document of this many bytes.
+  void expect_document_bytes(size_t bytes);
+  void set_source_sha256(std::string hex);
+
+  // Compiles the excludes and freezes the index.
+  Result<RuntimePolicyPtr> finish();
+
+  const RuntimePolicyLimits& limits() const { return limits_; }
+
+ private:
+  internal::DigestIndex& table(DigestTable t);
+  Error path_too_long(const std::string& where) const;
+  Error too_many_digests(const std::string& where) const;
+  static Error bad_digest(const std::string& where, std::string_view text);
+  RuntimePolicyLimits limits_;
+  std::unique_ptr<RuntimePolicy> policy_;
+  std::vector<uint8_t> scratch_;
+  uint64_t digests_ = 0;
+};
+
+// One top-level member of a Keylime runtime policy object. Sets *recognised to false (and
+// returns OK) for a key that is not part of the Keylime format.
+Status parse_keylime_member(std::string_view key, simdjson::ondemand::value value,
+                            RuntimePolicyBuilder& builder, const std::string& where,
+                            bool* recognised);
+
+// "simdjson: <message>" with the byte offset when the parser knows it.
+Error json_error(simdjson::error_code code, const std::string& where);
+
+// Hex SHA-256 of a document, to name the policy in appraisal state.
+std::string sha256_hex(Bytes data);
+
+}  // namespace ironroot::policy::internal
