@@ -1,0 +1,1 @@
+ironroot_fuzz(sensor_fuzz sensor_fuzz.cc ironroot::sensor)

@@ -1,8 +1,443 @@
-// Placeholder: the subcommands land with their library.
+// ironroot sensor: the network sensor (capture files or live interfaces, flows, signature and
+// reconciliation findings) and `sensor host-flows`, the host-side accounting it is compared with.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "commands.h"
+#include "output.h"
+#include "sensor/capture.h"
+#include "sensor/host_flows.h"
+#include "sensor/reconcile.h"
+#include "sensor/sensor.h"
 
 namespace ironroot::cli {
+namespace {
 
-void add_sensor_commands(CLI::App& /*app*/, int* /*exit_code*/) {}
+namespace sn = ironroot::sensor;
+
+std::atomic<bool> g_stop{false};
+
+void on_signal(int) {
+  g_stop = true;
+}
+
+void install_signals() {
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  ::sigaction(SIGINT, &sa, nullptr);
+  ::sigaction(SIGTERM, &sa, nullptr);
+}
+
+// Where lines go: stdout or --out FILE, one writer shared by threads.
+class LineWriter {
+ public:
+  Status open(const std::string& path) {
+    if (path.empty() || path == "-") return {};
+    file_.open(path, std::ios::out | std::ios::trunc);
+    if (!file_) return Error(ErrorCode::kIo, path + ": cannot open for writing");
+    return {};
+  }
+  void write(const std::string& line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::ostream& out = file_.is_open() ? static_cast<std::ostream&>(file_) : std::cout;
+    out << line << '\n';
+    out.flush();  // a reader follows the file while it grows
+  }
+
+ private:
+  std::mutex mu_;
+  std::ofstream file_;
+};
+
+struct SensorArgs {
+  std::vector<std::string> pcaps;
+  std::string interface;
+  std::string capture = "afpacket";
+  unsigned threads = 1;
+  double duration_s = 0;
+  bool json = false;
+  bool flows = false;
+  std::string out;
+  std::vector<std::string> hosts;
+  std::vector<std::string> host_flows;
+  uint64_t window_ms = 2000;
+  double idle_timeout_s = 60;
+  bool no_signatures = false;
+};
+
+struct HostFlowsArgs {
+  bool follow = false;
+  double duration_s = 0;
+  std::string out;
+  bool json = false;
+  std::string host;
+  int64_t clock_offset_ns = 0;
+  uint32_t snapshot_ms = 1000;
+  bool no_conntrack = false;
+};
+
+std::string finding_text(const sn::Finding& x) {
+  std::string s = "finding [" + std::to_string(x.score) + "] " + x.kind + ": " + x.message;
+  for (const auto& r : x.reasons) s += "\n    - " + r;
+  return s;
+}
+
+std::string flow_text(const sn::Flow& f) {
+  std::string s = "flow " + std::to_string(f.proto) + " " + f.src.str();
+  if (f.has_ports) s += ":" + std::to_string(f.sport);
+  s += " -> " + f.dst.str();
+  if (f.has_ports) s += ":" + std::to_string(f.dport);
+  s += " pkts " + std::to_string(f.orig.packets) + "/" + std::to_string(f.resp.packets) +
+       " bytes " + std::to_string(f.orig.bytes) + "/" + std::to_string(f.resp.bytes) + " " +
+       f.community_id();
+  return s;
+}
+
+std::string stats_line(const sn::SensorStats& s, bool json, const std::string& source) {
+  if (json) {
+    char buf[512];
+    std::snprintf(
+        buf, sizeof buf,
+        "{\"type\":\"summary\",\"source\":\"%s\",\"frames\":%llu,\"ip_packets\":%llu,"
+        "\"not_ip\":%llu,\"truncated\":%llu,\"malformed\":%llu,\"flows\":%llu,"
+        "\"flows_dropped\":%llu,\"findings\":%llu,\"ncsi_frames\":%llu}",
+        source.c_str(), static_cast<unsigned long long>(s.frames),
+        static_cast<unsigned long long>(s.ip_packets), static_cast<unsigned long long>(s.not_ip),
+        static_cast<unsigned long long>(s.truncated), static_cast<unsigned long long>(s.malformed),
+        static_cast<unsigned long long>(s.flows), static_cast<unsigned long long>(s.flows_dropped),
+        static_cast<unsigned long long>(s.findings),
+        static_cast<unsigned long long>(s.ncsi_frames));
+    return buf;
+  }
+  return source + ": " + std::to_string(s.frames) + " frames, " + std::to_string(s.ip_packets) +
+         " IP, " + std::to_string(s.not_ip) + " not IP, " + std::to_string(s.truncated) +
+         " truncated, " + std::to_string(s.malformed) + " malformed, " + std::to_string(s.flows) +
+         " flows, " + std::to_string(s.findings) + " findings";
+}
+
+// The host records, re-read while another process appends to them.
+class HostViews {
+ public:
+  Status open(const std::vector<std::string>& paths) {
+    for (const auto& p : paths) {
+      tails_.emplace_back(p);
+      logs_.emplace_back();
+    }
+    return refresh();
+  }
+  Status refresh() {
+    auto next = std::make_shared<std::vector<sn::HostFlowIndex>>();
+    for (size_t i = 0; i < tails_.size(); ++i) {
+      IRONROOT_RETURN_IF_ERROR(tails_[i].poll(&logs_[i]));
+      next->emplace_back(logs_[i]);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    current_ = next;
+    return {};
+  }
+  std::shared_ptr<const std::vector<sn::HostFlowIndex>> current() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return current_;
+  }
+
+ private:
+  std::vector<sn::HostFlowLogTail> tails_;
+  std::vector<sn::HostFlowLog> logs_;
+  mutable std::mutex mu_;
+  std::shared_ptr<const std::vector<sn::HostFlowIndex>> current_;
+};
+
+std::vector<const sn::HostFlowIndex*> pointers(const std::vector<sn::HostFlowIndex>& v) {
+  std::vector<const sn::HostFlowIndex*> out;
+  for (const auto& i : v) out.push_back(&i);
+  return out;
+}
+
+int run_sensor(const SensorArgs& a) {
+  if (a.pcaps.empty() == a.interface.empty()) {
+    print_error("sensor: give --pcap FILE (repeatable) or --interface IF");
+    return kExitError;
+  }
+  if (a.host_flows.size() > a.hosts.size()) {
+    print_error("sensor: each --host-flows FILE belongs to a --host (in order); " +
+                std::to_string(a.host_flows.size()) + " files for " +
+                std::to_string(a.hosts.size()) + " hosts");
+    return kExitError;
+  }
+  sn::SensorOptions opts;
+  for (const auto& h : a.hosts) {
+    auto id = sn::parse_host_identity(h);
+    if (!id) {
+      print_error("--host: " + id.error().message());
+      return kExitError;
+    }
+    opts.hosts.push_back(*id);
+  }
+  opts.reconcile.window_ns = a.window_ms * 1'000'000ULL;
+  opts.table.idle_timeout_ns = static_cast<uint64_t>(a.idle_timeout_s * 1e9);
+  opts.signatures = !a.no_signatures;
+  LineWriter out;
+  if (Status s = out.open(a.out); !s) {
+    print_error(s.error().message());
+    return kExitError;
+  }
+  HostViews views;
+  if (Status s = views.open(a.host_flows); !s) {
+    print_error(s.error().message());
+    return kExitError;
+  }
+  std::atomic<uint64_t> findings{0};
+  auto on_flow = [&](const sn::Flow& f) {
+    if (a.flows) out.write(a.json ? sn::flow_json(f) : flow_text(f));
+  };
+  auto on_finding = [&](const sn::Finding& x) {
+    ++findings;
+    out.write(a.json ? x.json() : finding_text(x));
+  };
+
+  if (!a.pcaps.empty()) {
+    for (const auto& path : a.pcaps) {
+      sn::Sensor sensor(opts, on_flow, on_finding);
+      uint64_t last_tick = 0;
+      auto idx = views.current();
+      auto ptrs = pointers(*idx);
+      auto info = sn::read_capture_file(path, [&](const sn::Frame& f) {
+        sensor.on_frame(f.ts_ns, f.data, f.link);
+        if (f.ts_ns > last_tick + 1'000'000'000ULL) {  // expire by capture time, once a second
+          if (last_tick != 0) sensor.tick(f.ts_ns, ptrs);
+          last_tick = f.ts_ns;
+        }
+      });
+      if (!info) {
+        print_error(info.error().message());
+        return kExitError;
+      }
+      sensor.finish(ptrs);
+      out.write(stats_line(sensor.stats(), a.json, path));
+    }
+    return findings > 0 ? kExitVerifyFailed : kExitOk;
+  }
+
+  // Live: one ring (or libpcap handle) and one Sensor per thread, fanout keeps flows together.
+  install_signals();
+  unsigned threads = a.threads == 0 ? 1 : a.threads;
+  int group = static_cast<int>((::getpid() & 0x7fff) | 1);
+  std::vector<std::thread> workers;
+  std::mutex err_mu;
+  std::string first_error;
+  std::vector<sn::SensorStats> stats(threads);
+  std::atomic<unsigned> ready{0};
+  for (unsigned t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      sn::LiveOptions lo;
+      lo.interface = a.interface;
+      lo.fanout_group = threads > 1 ? group : 0;
+      std::unique_ptr<sn::AfPacketRing> ring;
+      std::unique_ptr<sn::PcapLive> live;
+      if (a.capture == "afpacket") {
+        auto r = sn::AfPacketRing::open(lo);
+        if (!r) {
+          std::lock_guard<std::mutex> lock(err_mu);
+          first_error = r.error().message();
+          g_stop = true;
+          return;
+        }
+        ring = std::move(*r);
+      } else {
+        auto r = sn::PcapLive::open(lo);
+        if (!r) {
+          std::lock_guard<std::mutex> lock(err_mu);
+          first_error = r.error().message();
+          g_stop = true;
+          return;
+        }
+        live = std::move(*r);
+      }
+      ++ready;
+      sn::Sensor sensor(opts, on_flow, on_finding);
+      uint64_t next_tick = 0;
+      auto fn = [&](const sn::Frame& f) { sensor.on_frame(f.ts_ns, f.data, f.link); };
+      while (!g_stop) {
+        Result<size_t> n = ring ? ring->next_block(100, fn) : live->next_batch(fn);
+        if (!n) {
+          std::lock_guard<std::mutex> lock(err_mu);
+          first_error = n.error().message();
+          g_stop = true;
+          break;
+        }
+        uint64_t now = sn::realtime_ns();
+        if (now >= next_tick) {
+          next_tick = now + 200'000'000ULL;
+          auto idx = views.current();
+          sensor.tick(now, pointers(*idx));
+        }
+      }
+      auto idx = views.current();
+      sensor.finish(pointers(*idx));
+      stats[t] = sensor.stats();
+    });
+  }
+  auto start = std::chrono::steady_clock::now();
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (Status s = views.refresh(); !s) print_error(s.error().message());
+    if (a.duration_s > 0 &&
+        std::chrono::steady_clock::now() - start >= std::chrono::duration<double>(a.duration_s)) {
+      g_stop = true;
+    }
+  }
+  for (auto& w : workers) w.join();
+  if (!first_error.empty()) {
+    print_error(first_error);
+    return kExitError;
+  }
+  sn::SensorStats total;
+  for (const auto& s : stats) {
+    total.frames += s.frames;
+    total.ip_packets += s.ip_packets;
+    total.not_ip += s.not_ip;
+    total.truncated += s.truncated;
+    total.malformed += s.malformed;
+    total.flows += s.flows;
+    total.flows_dropped += s.flows_dropped;
+    total.findings += s.findings;
+    total.ncsi_frames += s.ncsi_frames;
+  }
+  out.write(stats_line(total, a.json, a.interface));
+  return findings > 0 ? kExitVerifyFailed : kExitOk;
+}
+
+int run_host_flows(const HostFlowsArgs& a) {
+  LineWriter out;
+  if (Status s = out.open(a.out); !s) {
+    print_error(s.error().message());
+    return kExitError;
+  }
+  sn::HostFlowRecorderOptions o;
+  o.host = a.host.empty() ? [] {
+    char buf[256] = {};
+    ::gethostname(buf, sizeof buf - 1);
+    return std::string(buf);
+  }()
+                          : a.host;
+  o.conntrack = !a.no_conntrack;
+  o.clock_offset_ns = a.clock_offset_ns;
+  o.snapshot_ms = a.snapshot_ms;
+  sn::HostFlowLog header;
+  header.host = o.host;
+  header.clock_offset_ns = o.clock_offset_ns;
+  bool as_json = a.json || !a.out.empty();
+  auto sink = [&](const sn::HostFlowEvent& e) {
+    if (as_json) {
+      out.write(e.json(header));
+    } else if (e.type == sn::HostFlowEvent::Type::kFlow) {
+      const auto& r = e.record;
+      out.write(r.source + " " + r.event + " " + std::to_string(r.proto) + " " + r.src.str() + ":" +
+                std::to_string(r.sport) + " -> " + r.dst.str() + ":" + std::to_string(r.dport) +
+                " " + r.community_id);
+    } else if (e.type == sn::HostFlowEvent::Type::kGap) {
+      out.write("gap: " + e.gap.reason);
+    }
+  };
+  install_signals();
+  auto rec = sn::HostFlowRecorder::start(o, sink);
+  if (!rec) {
+    print_error("host-flows: " + rec.error().message());
+    return kExitError;
+  }
+  if (a.follow) {
+    auto start = std::chrono::steady_clock::now();
+    while (!g_stop) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (a.duration_s > 0 &&
+          std::chrono::steady_clock::now() - start >= std::chrono::duration<double>(a.duration_s)) {
+        break;
+      }
+    }
+  }
+  (*rec)->stop();
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_sensor_commands(CLI::App& app, int* exit_code) {
+  static SensorArgs sa;
+  auto* cmd = app.add_subcommand(
+      "sensor",
+      "Network sensor: reads capture files or a live interface, keeps flows (5-tuple, VLAN, MACs, "
+      "per-direction counters, Community ID), reports management-engine signatures (RMCP/ASF, "
+      "IPMI, AMT ports, WS-Man, VNC on AMT ports) and, given an enrolled host and its host-flows "
+      "records, traffic on its MAC/IP that the host OS did not account for. Exit 1 when there "
+      "are findings");
+  cmd->require_subcommand(0, 1);
+  cmd->add_option("--pcap", sa.pcaps, "Capture file (pcap or pcapng); repeatable")
+      ->check(CLI::ExistingFile)
+      ->allow_extra_args(false);
+  cmd->add_option("--interface", sa.interface, "Live interface (AF_PACKET TPACKET_V3 ring)");
+  cmd->add_option("--capture", sa.capture, "Live capture method")
+      ->check(CLI::IsMember({"afpacket", "pcap"}))
+      ->capture_default_str();
+  cmd->add_option("--threads", sa.threads,
+                  "Live capture threads (PACKET_FANOUT by flow hash, one flow table each)")
+      ->check(CLI::Range(1u, 64u))
+      ->capture_default_str();
+  cmd->add_option("--duration", sa.duration_s, "Live: stop after this many seconds (0: Ctrl-C)")
+      ->capture_default_str();
+  cmd->add_flag("--json", sa.json, "JSON lines (findings, flows, summary) instead of text");
+  cmd->add_flag("--flows", sa.flows, "Also export every flow when it ends");
+  cmd->add_option("--out", sa.out, "Write to this file instead of stdout");
+  cmd->add_option("--host", sa.hosts,
+                  "Enrolled host to reconcile: [NAME=]MAC,IP (or only MAC or IP); repeatable")
+      ->allow_extra_args(false);
+  cmd->add_option("--host-flows", sa.host_flows,
+                  "The host's records from `ironroot sensor host-flows --out FILE` (JSON lines, "
+                  "followed while it grows); one per --host, in order")
+      ->allow_extra_args(false);
+  cmd->add_option("--window-ms", sa.window_ms,
+                  "How far apart in time a host record and a wire flow may be and still match")
+      ->capture_default_str();
+  cmd->add_option("--idle-timeout", sa.idle_timeout_s, "Seconds without packets that end a flow")
+      ->capture_default_str();
+  cmd->add_flag("--no-signatures", sa.no_signatures,
+                "Only reconciliation findings (no RMCP / AMT signature findings)");
+
+  static HostFlowsArgs ha;
+  auto* hf = cmd->add_subcommand(
+      "host-flows",
+      "Host-side accounting (run on the host, as root): the flows the host OS knows of, from "
+      "conntrack events (netlink) and sock_diag snapshots of listeners and connections, with "
+      "gaps and the clock offset; JSON lines for `ironroot sensor --host-flows`");
+  hf->add_flag("--follow", ha.follow,
+               "Keep recording until --duration or Ctrl-C (default: one "
+               "snapshot of existing connections and sockets)");
+  hf->add_option("--duration", ha.duration_s, "With --follow: stop after this many seconds")
+      ->capture_default_str();
+  hf->add_option("--out", ha.out, "Write JSON lines to this file (flushed per line)");
+  hf->add_flag("--json", ha.json, "JSON lines on stdout instead of text");
+  hf->add_option("--host", ha.host, "Host name written in the start record (default: hostname)");
+  hf->add_option("--clock-offset-ns", ha.clock_offset_ns,
+                 "Offset to add to this host's clock to reach the sensor's (measured elsewhere)")
+      ->capture_default_str();
+  hf->add_option("--snapshot-ms", ha.snapshot_ms, "sock_diag snapshot period")
+      ->check(CLI::Range(50u, 3600000u))
+      ->capture_default_str();
+  hf->add_flag("--no-conntrack", ha.no_conntrack, "Only sock_diag snapshots");
+  hf->callback([exit_code] { *exit_code = run_host_flows(ha); });
+  cmd->callback([exit_code, hf] {
+    if (hf->parsed()) return;
+    *exit_code = run_sensor(sa);
+  });
+}
 
 }  // namespace ironroot::cli

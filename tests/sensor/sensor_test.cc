@@ -1,0 +1,562 @@
+// The network sensor: Community ID against the spec's published values, the decoder and flow
+// table on frames built here and on hostile bytes, signatures and the whole sensor on the real
+// captures in ../shared/corpus/pcap (checked against tshark where it is installed), and the
+// reconciliation of wire flows with host records.
+#include "sensor/sensor.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "sensor/capture.h"
+#include "sensor/community_id.h"
+#include "sensor/flow_table.h"
+#include "sensor/host_flows.h"
+#include "sensor/packet.h"
+#include "sensor/reconcile.h"
+#include "sensor/signatures.h"
+#include "support/corpus.h"
+
+namespace ironroot::sensor {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::corpus_dir;
+
+IpAddr ip(const std::string& s) {
+  IpAddr a;
+  if (::inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
+    a.family = 4;
+  } else {
+    EXPECT_EQ(::inet_pton(AF_INET6, s.c_str(), a.bytes.data()), 1) << s;
+    a.family = 6;
+  }
+  return a;
+}
+
+// ---- Community ID: corelight/community-id-spec baseline/baseline_deflt.json ----
+
+TEST(CommunityId, MatchesTheSpecBaseline) {
+  struct V {
+    uint8_t proto;
+    const char* s;
+    const char* d;
+    int sp;
+    int dp;
+    const char* id;
+  };
+  const V vectors[] = {
+      {58, "fe80::200:86ff:fe05:80da", "fe80::260:97ff:fe07:69ea", 135, 136,
+       "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="},
+      {58, "fe80::260:97ff:fe07:69ea", "fe80::200:86ff:fe05:80da", 136, 135,
+       "1:dGHyGvjMfljg6Bppwm3bg0LO8TY="},
+      {58, "3ffe:501:1800:2345::2", "3ffe:507:0:1:200:86ff:fe05:80da", 3, 0,
+       "1:2ObVBgIn28oZvibYZhZMBgh7WdQ="},
+      {58, "3ffe:507:0:1:200:86ff:fe05:80da", "3ffe:501:0:1001::2", 128, 129,
+       "1:+TW+HtLHvV1xnGhV1lv7XoJrqQg="},
+      {58, "fe80::200:86ff:fe05:80da", "ff02::2", 133, 134, "1:hO+sN4H+MG5MY/8hIrXPqc4ZQz0="},
+      {1, "192.168.0.89", "192.168.0.1", 8, 0, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="},
+      {1, "192.168.0.1", "192.168.0.89", 0, 8, "1:X0snYXpgwiv9TZtqg64sgzUn6Dk="},
+      {1, "10.0.0.1", "10.0.0.2", 11, 0, "1:YHxtAirCG//0OzkcVAukqKQN9xM="},
+      {6, "2001:470:e5bf:dead:4957:2174:e82c:4887", "2607:f8b0:400c:c03::1a", 63943, 25,
+       "1:/qFaeAR+gFe1KYjMzVDsMv+wgU4="},
+      {132, "192.168.170.8", "192.168.170.56", 7, 7, "1:MP2EtRCAUIZvTw6MxJHLV7N7JDs="},
+      {6, "128.232.110.120", "66.35.250.204", 34855, 80, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
+      {6, "66.35.250.204", "128.232.110.120", 80, 34855, "1:LQU9qZlK+B5F3KDmev6m5PMibrg="},
+      {17, "192.168.1.52", "8.8.8.8", 54585, 53, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
+      {17, "8.8.8.8", "192.168.1.52", 53, 54585, "1:d/FP5EW3wiY1vCndhwleRRKHowQ="},
+      {46, "10.1.12.1", "10.1.12.2", -1, -1, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="},
+      {46, "10.1.12.2", "10.1.12.1", -1, -1, "1:KHlLkgoJW7ifUTyTSgyVfkFHzKw="},
+  };
+  for (const V& v : vectors) {
+    bool ports = v.sp >= 0;
+    EXPECT_EQ(community_id(ip(v.s), ip(v.d), v.proto, static_cast<uint16_t>(ports ? v.sp : 0),
+                           static_cast<uint16_t>(ports ? v.dp : 0), ports),
+              v.id)
+        << v.s << " -> " << v.d;
+  }
+}
+
+// ---- frames built here ----
+
+std::vector<uint8_t> eth_ipv4_tcp(const MacAddr& smac, const MacAddr& dmac, const IpAddr& s,
+                                  const IpAddr& d, uint16_t sp, uint16_t dp, uint8_t flags,
+                                  const std::string& payload = "", uint16_t vlan = 0) {
+  std::vector<uint8_t> f(dmac.begin(), dmac.end());
+  f.insert(f.end(), smac.begin(), smac.end());
+  if (vlan) {
+    f.insert(f.end(), {0x81, 0x00, static_cast<uint8_t>(vlan >> 8), static_cast<uint8_t>(vlan)});
+  }
+  f.insert(f.end(), {0x08, 0x00});
+  size_t total = 20 + 20 + payload.size();
+  f.insert(f.end(), {0x45, 0, static_cast<uint8_t>(total >> 8), static_cast<uint8_t>(total), 0, 1,
+                     0x40, 0, 64, 6, 0, 0});
+  f.insert(f.end(), s.bytes.begin(), s.bytes.begin() + 4);
+  f.insert(f.end(), d.bytes.begin(), d.bytes.begin() + 4);
+  f.insert(f.end(), {static_cast<uint8_t>(sp >> 8),
+                     static_cast<uint8_t>(sp),
+                     static_cast<uint8_t>(dp >> 8),
+                     static_cast<uint8_t>(dp),
+                     0,
+                     0,
+                     0,
+                     1,
+                     0,
+                     0,
+                     0,
+                     0,
+                     0x50,
+                     flags,
+                     0xff,
+                     0xff,
+                     0,
+                     0,
+                     0,
+                     0});
+  f.insert(f.end(), payload.begin(), payload.end());
+  return f;
+}
+
+const MacAddr kHostMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+const MacAddr kPeerMac{0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+
+TEST(Decode, EthernetVlanIpv4Tcp) {
+  auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), 40000, 16992, kTcpSyn,
+                        "", 42);
+  Packet p;
+  ASSERT_EQ(decode(f, LinkType::kEthernet, &p), DecodeStatus::kOk);
+  EXPECT_EQ(p.vlan, 42);
+  EXPECT_EQ(p.src, ip("10.0.0.2"));
+  EXPECT_EQ(p.dst, ip("10.0.0.1"));
+  EXPECT_EQ(p.sport, 40000);
+  EXPECT_EQ(p.dport, 16992);
+  EXPECT_EQ(p.tcp_flags, kTcpSyn);
+  EXPECT_EQ(p.src_mac, kHostMac);
+  EXPECT_EQ(classify(p), kSigAmtPortSyn);
+}
+
+TEST(Decode, EveryTruncationIsReportedNotRead) {
+  auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), 1, 2, kTcpAck, "hi");
+  for (size_t n = 0; n < f.size() - 2; ++n) {  // the last two bytes are payload
+    Packet p;
+    std::vector<uint8_t> cut(f.begin(), f.begin() + static_cast<long>(n));
+    EXPECT_EQ(decode(cut, LinkType::kEthernet, &p), DecodeStatus::kTruncated) << n;
+  }
+  std::vector<uint8_t> bad = f;
+  bad[14] = 0x43;  // IHL 3
+  Packet p;
+  EXPECT_EQ(decode(bad, LinkType::kEthernet, &p), DecodeStatus::kMalformed);
+}
+
+TEST(Decode, RandomBytesNeverCrash) {
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> b(rng() % 128);
+    for (auto& x : b) x = static_cast<uint8_t>(rng());
+    if (b.size() > 14 && (i & 1)) {
+      b[12] = 0x08;
+      b[13] = 0x00;
+      b[14] = static_cast<uint8_t>(0x40 | (b[14] & 0x0f));
+    }
+    for (LinkType lt : {LinkType::kEthernet, LinkType::kNull, LinkType::kRaw, LinkType::kLinuxSll,
+                        LinkType::kLinuxSll2}) {
+      Packet p;
+      if (decode(b, lt, &p) == DecodeStatus::kOk) {
+        EXPECT_LE(p.payload.size(), b.size());
+        (void)classify(p);
+      }
+    }
+  }
+}
+
+// ---- flow table ----
+
+TEST(FlowTable, BothDirectionsOneFlowAndSynAckFlipsTheInitiator) {
+  FlowTable t({.capacity = 64});
+  Packet p;
+  auto synack = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), 16992, 50000,
+                             kTcpSyn | kTcpAck);
+  ASSERT_EQ(decode(synack, LinkType::kEthernet, &p), DecodeStatus::kOk);
+  t.add(p, 100);
+  auto ack =
+      eth_ipv4_tcp(kPeerMac, kHostMac, ip("10.0.0.1"), ip("10.0.0.2"), 50000, 16992, kTcpAck);
+  ASSERT_EQ(decode(ack, LinkType::kEthernet, &p), DecodeStatus::kOk);
+  Flow* f = t.add(p, 200);
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_EQ(f->src, ip("10.0.0.1"));  // the peer opened it
+  EXPECT_EQ(f->dport, 16992);
+  EXPECT_EQ(f->orig.packets, 1u);
+  EXPECT_EQ(f->resp.packets, 1u);
+  EXPECT_EQ(f->src_mac, kPeerMac);
+  EXPECT_EQ(f->first_ns, 100u);
+  EXPECT_EQ(f->last_ns, 200u);
+  EXPECT_EQ(f->community_id(), community_id(ip("10.0.0.2"), ip("10.0.0.1"), 6, 16992, 50000));
+}
+
+TEST(FlowTable, AgreesWithAMapUnderInsertAndExpire) {
+  FlowTable t({.capacity = 1024, .idle_timeout_ns = 50});
+  std::map<std::pair<uint16_t, uint16_t>, uint64_t> model;  // (sport, dport) -> last seen
+  std::mt19937 rng(3);
+  uint64_t now = 0;
+  size_t exported = 0;
+  for (int i = 0; i < 20000; ++i) {
+    now += 1;
+    uint16_t sp = static_cast<uint16_t>(1000 + rng() % 300);
+    auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), sp, 80, kTcpAck);
+    Packet p;
+    ASSERT_EQ(decode(f, LinkType::kEthernet, &p), DecodeStatus::kOk);
+    ASSERT_NE(t.add(p, now), nullptr);
+    model[{sp, 80}] = now;
+    if (i % 97 == 0) {
+      t.expire(now, [&](const Flow& x) {
+        ++exported;
+        auto it = model.find({x.sport, x.dport});
+        ASSERT_NE(it, model.end());
+        EXPECT_LE(it->second + 50, now);
+        model.erase(it);
+      });
+      for (const auto& [k, last] : model) EXPECT_GT(last + 50, now);
+      ASSERT_EQ(t.size(), model.size());
+    }
+  }
+  EXPECT_GT(exported, 100u);
+}
+
+TEST(FlowTable, FullTableDropsInsteadOfGrowing) {
+  FlowTable t({.capacity = 16});
+  size_t added = 0;
+  for (uint16_t sp = 1; sp < 100; ++sp) {
+    auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), sp, 80, kTcpSyn);
+    Packet p;
+    ASSERT_EQ(decode(f, LinkType::kEthernet, &p), DecodeStatus::kOk);
+    if (t.add(p, 1)) ++added;
+  }
+  EXPECT_EQ(added, 14u);  // 7/8 of 16
+  EXPECT_EQ(t.dropped(), 99u - 14u);
+}
+
+// ---- signatures on bytes quoted in the corpus MANIFEST ----
+
+TEST(Signatures, RmcpIpmiAuthCapabilitiesProbeAndAsfPing) {
+  // RMCP class 7, IPMI 1.5 session (auth none, seq 0, session 0), length 9, Get Chan Auth Caps.
+  std::vector<uint8_t> ipmi = {0x06, 0x00, 0xff, 0x07, 0x00, 0,    0,    0,    0,    0,    0,   0,
+                               0,    0x09, 0x20, 0x18, 0xc8, 0x81, 0x00, 0x38, 0x8e, 0x04, 0xb5};
+  EXPECT_EQ(classify_rmcp(ipmi), kSigIpmiAuthCapProbe);
+  std::vector<uint8_t> ping = {0x06, 0x00, 0xff, 0x06, 0x00, 0x00,
+                               0x11, 0xbe, 0x80, 0x00, 0x00, 0x00};
+  EXPECT_EQ(classify_rmcp(ping), kSigAsfPresencePing);
+  std::vector<uint8_t> rakp1 = {0x06, 0x00, 0xff, 0x07, 0x06, 0x12};
+  EXPECT_EQ(classify_rmcp(rakp1), kSigIpmiRakp);
+  EXPECT_EQ(classify_rmcp(std::vector<uint8_t>{0x45, 0x00, 0x00, 0x07}), 0u);
+}
+
+// ---- the corpus ----
+
+struct CaptureRun {
+  uint64_t frames = 0;
+  SensorStats stats;
+  std::vector<Finding> findings;
+  std::vector<Flow> flows;
+};
+
+CaptureRun run_file(const std::string& path, const std::vector<HostIdentity>& hosts = {},
+                    const HostFlowLog* log = nullptr) {
+  CaptureRun r;
+  SensorOptions o;
+  o.hosts = hosts;
+  Sensor s(
+      o, [&](const Flow& f) { r.flows.push_back(f); },
+      [&](const Finding& x) { r.findings.push_back(x); });
+  auto info = read_capture_file(path, [&](const Frame& f) { s.on_frame(f.ts_ns, f.data, f.link); });
+  EXPECT_TRUE(info.ok()) << (info ? "" : info.error().message());
+  if (info) r.frames = info->frames;
+  HostFlowIndex index;
+  if (log) index.add(*log);
+  s.finish(log ? std::vector<const HostFlowIndex*>{&index} : std::vector<const HostFlowIndex*>{});
+  r.stats = s.stats();
+  return r;
+}
+
+std::multiset<std::string> kinds(const CaptureRun& r) {
+  std::multiset<std::string> k;
+  for (const auto& f : r.findings) k.insert(f.kind);
+  return k;
+}
+
+TEST(Corpus, EveryCaptureReadsWithoutErrorAndFrameCountsMatchTshark) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  bool tshark = testing::have_program("tshark");
+  size_t files = 0;
+  for (const auto& e : fs::directory_iterator(dir + "/pcap")) {
+    if (e.path().extension() != ".pcap") continue;
+    ++files;
+    CaptureRun r = run_file(e.path());
+    EXPECT_GT(r.frames, 0u) << e.path();
+    EXPECT_EQ(r.stats.frames, r.frames);
+    if (tshark) {
+      auto t = testing::run("tshark -n -r '" + e.path().string() +
+                            "' -T fields -e frame.number | wc -l");
+      EXPECT_EQ(std::stoull(t.out), r.frames) << e.path();
+    }
+  }
+  EXPECT_GE(files, 13u);
+}
+
+TEST(Corpus, RmcpCaptureFlagsFourIpmiProbesAndTwoAsfPings) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  CaptureRun r = run_file(dir + "/pcap/ndpi__rmcp.pcap");
+  EXPECT_EQ(r.frames, 6u);
+  EXPECT_EQ(kinds(r), (std::multiset<std::string>{
+                          "ipmi_auth_capabilities_probe", "ipmi_auth_capabilities_probe",
+                          "ipmi_auth_capabilities_probe", "ipmi_auth_capabilities_probe",
+                          "rmcp_asf_presence_ping", "rmcp_asf_presence_ping"}));
+  for (const auto& f : r.findings) {
+    EXPECT_EQ(f.flow.proto, kProtoUdp);
+    EXPECT_EQ(f.flow.dport, 623);
+  }
+}
+
+TEST(Corpus, SynScanFlagsTheSynsToAmtPortsAndNothingElse) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  std::string path = dir + "/pcap/ndpi__synscan.pcap";
+  CaptureRun r = run_file(path);
+  std::multiset<uint16_t> ports;
+  for (const auto& f : r.findings) {
+    EXPECT_TRUE(f.kind == "amt_port_probe" || f.kind == "dash_port_probe") << f.kind;
+    EXPECT_EQ(f.flow.src, ip("172.16.0.8"));
+    ports.insert(f.flow.dport);
+  }
+  EXPECT_TRUE(ports.contains(16992));
+  EXPECT_TRUE(ports.contains(16993));
+  if (testing::have_program("tshark")) {
+    // The oracle: tshark's count of SYNs (without ACK) to 16992-16995, 623 and 664.
+    auto t = testing::run(
+        "tshark -n -r '" + path +
+        "' -Y 'tcp.flags.syn==1 && tcp.flags.ack==0 && (tcp.dstport>=16992 && tcp.dstport<=16995 "
+        "|| tcp.dstport==623 || tcp.dstport==664)' -T fields -e tcp.dstport | sort -u | wc -l");
+    EXPECT_EQ(std::stoull(t.out), std::set<uint16_t>(ports.begin(), ports.end()).size());
+  }
+}
+
+TEST(Corpus, OrdinaryCapturesRaiseNothing) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  for (const char* name :
+       {"ndpi__android.pcap", "tcpreplay__test.pcap", "zeek__dhcp.pcap", "zeek__dhcp_inform.pcap",
+        "zeek__dhcp_discover_param_req_and_client_id.pcap", "zeek__dhcp_time_and_nameserver.pcap",
+        "suricata-verify__dhcp-eve-extended-option-60.pcap", "tcpdump__dhcp-rfc4388.pcap",
+        "zeek__rfb_vncmac.pcap", "zeek__rfb_vnc-scanner.pcap",
+        "suricata-verify__rfb-parser.pcap"}) {
+    CaptureRun r = run_file(dir + "/pcap/" + name);
+    EXPECT_TRUE(r.findings.empty()) << name << ": " << r.findings[0].message;
+    EXPECT_GT(r.stats.flows, 0u) << name;
+  }
+}
+
+TEST(Corpus, NullLinkTypeCaptureDecodesRfb) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  CaptureRun r = run_file(dir + "/pcap/suricata-verify__rfb-parser.pcap");
+  ASSERT_FALSE(r.flows.empty());
+  EXPECT_TRUE(r.flows[0].signatures & kSigRfb);
+  EXPECT_EQ(r.stats.truncated + r.stats.malformed, 0u);
+}
+
+TEST(Corpus, DhcpFingerprintOfTheManifestClient) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  std::vector<DhcpClient> clients;
+  (void)read_capture_file(
+      dir + "/pcap/suricata-verify__dhcp-eve-extended-option-60.pcap", [&](const Frame& f) {
+        Packet p;
+        DhcpClient c;
+        if (decode(f.data, f.link, &p) == DecodeStatus::kOk && parse_dhcp_request(p.payload, &c)) {
+          clients.push_back(c);
+        }
+      });
+  ASSERT_EQ(clients.size(), 1u);
+  EXPECT_EQ(clients[0].vendor_class, "MSFT 5.0");
+  EXPECT_NE(clients[0].fingerprint().find("|60=MSFT 5.0"), std::string::npos);
+}
+
+// A second DHCP stack on an enrolled host's MAC: the android capture's client with its own
+// fingerprint, plus a DISCOVER from the same MAC with another option 55 list, made here.
+TEST(Corpus, SecondDhcpFingerprintOnAnEnrolledMac) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  auto host = parse_host_identity("phone=4c:6a:f6:9f:f6:27");
+  ASSERT_TRUE(host.ok());
+  CaptureRun r = run_file(dir + "/pcap/ndpi__android.pcap", {*host});
+  EXPECT_EQ(kinds(r).count("second_dhcp_client"), 0u);  // one stack: nothing
+}
+
+TEST(Capture, GarbageAndTruncatedFilesAreErrorsNamingTheProblem) {
+  std::vector<uint8_t> junk(100, 0x41);
+  auto r = read_capture_memory(junk, [](const Frame&) {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message().find("capture in memory"), std::string::npos);
+  IRONROOT_REQUIRE_CORPUS(dir);
+  auto bytes = testing::read_bytes(dir + "/pcap/ndpi__rmcp.pcap");
+  bytes.resize(bytes.size() - 10);
+  size_t n = 0;
+  auto cut = read_capture_memory(bytes, [&](const Frame&) { ++n; });
+  ASSERT_FALSE(cut.ok());
+  EXPECT_NE(cut.error().message().find("frame 6"), std::string::npos) << cut.error().message();
+  EXPECT_EQ(n, 5u);
+}
+
+// ---- reconciliation ----
+
+Flow flow(const std::string& s, uint16_t sp, const std::string& d, uint16_t dp, uint64_t t,
+          uint8_t proto = kProtoTcp) {
+  Flow f;
+  f.src = ip(s);
+  f.dst = ip(d);
+  f.sport = sp;
+  f.dport = dp;
+  f.proto = proto;
+  f.has_ports = true;
+  f.has_mac = true;
+  f.src_mac = kHostMac;
+  f.dst_mac = kPeerMac;
+  f.first_ns = f.last_ns = t;
+  f.orig.packets = 1;
+  return f;
+}
+
+HostFlowLog host_log(uint64_t start, uint64_t until) {
+  HostFlowLog log;
+  log.start_ns = start;
+  log.covered_until_ns = until;
+  return log;
+}
+
+void add_record(HostFlowLog* log, const std::string& line) {
+  Status s = apply_host_flow_line(line, log);
+  ASSERT_TRUE(s.ok()) << s.error().message();
+}
+
+TEST(Reconcile, AccountedUnaccountedPendingAndScores) {
+  const uint64_t s = 1'000'000'000'000;
+  auto host = *parse_host_identity("h1=02:00:00:00:00:02,10.0.0.2");
+  HostFlowLog log = host_log(s, s + 10'000'000'000);
+  add_record(&log, R"({"type":"flow","ts_ns":)" + std::to_string(s + 1'000'000'000) +
+                       R"(,"source":"conntrack","event":"new","proto":6,"src":"10.0.0.2",)"
+                       R"("dst":"10.0.0.1","sport":40000,"dport":443})");
+  HostFlowIndex index(log);
+  WireContext wire;
+  ReconcileOptions o;
+
+  EXPECT_EQ(judge(flow("10.0.0.2", 40000, "10.0.0.1", 443, s + 1'500'000'000), host, index, wire, o)
+                .verdict,
+            Verdict::kAccounted);
+  // Same tuple, but far outside the window.
+  EXPECT_EQ(judge(flow("10.0.0.2", 40000, "10.0.0.1", 443, s + 5'000'000'000), host, index, wire, o)
+                .verdict,
+            Verdict::kAccounted);  // the conntrack entry is still open (no destroy)
+  Judgement amt =
+      judge(flow("10.0.0.2", 16992, "10.0.0.1", 50000, s + 2'000'000'000), host, index, wire, o);
+  ASSERT_EQ(amt.verdict, Verdict::kUnaccounted);
+  EXPECT_EQ(amt.finding.kind, "unaccounted_traffic");
+  Judgement web =
+      judge(flow("10.0.0.2", 40001, "10.0.0.1", 8080, s + 2'000'000'000), host, index, wire, o);
+  ASSERT_EQ(web.verdict, Verdict::kUnaccounted);
+  EXPECT_GT(amt.finding.score, web.finding.score);
+  // Not yet covered by the host records.
+  EXPECT_EQ(judge(flow("10.0.0.2", 40002, "10.0.0.1", 80, s + 9'000'000'000), host, index, wire, o)
+                .verdict,
+            Verdict::kPending);
+  // Neither the host's IP nor its MAC; then the host's MAC with another IP (a second address).
+  Flow other = flow("10.0.0.9", 1, "10.0.0.1", 2, s + 1'000'000'000);
+  other.src_mac = MacAddr{0x02, 0, 0, 0, 0, 0x09};
+  EXPECT_EQ(judge(other, host, index, wire, o).verdict, Verdict::kNotHost);
+  other.src_mac = kHostMac;
+  EXPECT_EQ(judge(other, host, index, wire, o).verdict, Verdict::kUnaccounted);
+  // The host silent on an inbound flow: a scanner's SYN is no evidence.
+  Flow scan = flow("10.0.0.1", 5555, "10.0.0.2", 16992, s + 1'000'000'000);
+  scan.src_mac = kPeerMac;
+  scan.dst_mac = kHostMac;
+  EXPECT_EQ(judge(scan, host, index, wire, o).verdict, Verdict::kNotHost);
+
+  // A gap lowers the score.
+  add_record(&log, R"({"type":"gap","start_ns":)" + std::to_string(s + 1'900'000'000) +
+                       R"(,"end_ns":)" + std::to_string(s + 2'100'000'000) +
+                       R"(,"reason":"conntrack: netlink overrun, ENOBUFS"})");
+  HostFlowIndex with_gap(log);
+  Judgement lowered =
+      judge(flow("10.0.0.2", 40001, "10.0.0.1", 8080, s + 2'000'000'000), host, with_gap, wire, o);
+  ASSERT_EQ(lowered.verdict, Verdict::kUnaccounted);
+  EXPECT_LT(lowered.finding.score, web.finding.score);
+}
+
+TEST(Reconcile, ListenerAccountsForInboundConnections) {
+  const uint64_t s = 1'000'000'000'000;
+  auto host = *parse_host_identity("10.0.0.2");
+  HostFlowLog log = host_log(s, s + 10'000'000'000);
+  add_record(&log, R"({"type":"flow","ts_ns":)" + std::to_string(s) +
+                       R"(,"source":"sock_diag","event":"listen","proto":6,"src":"0.0.0.0",)"
+                       R"("dst":"0.0.0.0","sport":22,"dport":0})");
+  HostFlowIndex index(log);
+  Flow in = flow("10.0.0.1", 50000, "10.0.0.2", 22, s + 1'000'000'000);
+  in.orig.packets = 1;
+  in.resp.packets = 1;
+  EXPECT_EQ(judge(in, host, index, {}, {}).verdict, Verdict::kAccounted);
+  in.dport = 5900;
+  Judgement vnc = judge(in, host, index, {}, {});
+  ASSERT_EQ(vnc.verdict, Verdict::kUnaccounted);
+  EXPECT_NE(vnc.finding.json().find("5900"), std::string::npos);
+}
+
+TEST(HostFlowLog, BadLinesAreErrorsNamingTheField) {
+  HostFlowLog log;
+  auto err = [&](const std::string& line) {
+    Status s = apply_host_flow_line(line, &log);
+    return s.ok() ? std::string() : s.error().message();
+  };
+  EXPECT_NE(err("{").find("not a JSON object"), std::string::npos);
+  EXPECT_NE(err(R"({"type":"nope"})").find("unknown record type"), std::string::npos);
+  EXPECT_NE(err(R"({"type":"flow","ts_ns":1,"source":"c","event":"new","proto":6,"src":"x",)"
+                R"("dst":"10.0.0.1","sport":1,"dport":2})")
+                .find("field src"),
+            std::string::npos);
+  EXPECT_NE(
+      err(R"({"type":"flow","ts_ns":1,"source":"c","event":"new","proto":600,"src":"1.1.1.1",)"
+          R"("dst":"10.0.0.1"})")
+          .find("field proto"),
+      std::string::npos);
+  EXPECT_NE(err(R"({"type":"gap","start_ns":5,"end_ns":4})").find("end_ns"), std::string::npos);
+  EXPECT_TRUE(log.records.empty());
+}
+
+// ---- host side, on this machine's real sockets ----
+
+TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  uint16_t port = ntohs(a.sin_port);
+  auto snap = HostFlowRecorder::sock_diag_snapshot(realtime_ns());
+  ::close(fd);
+  ASSERT_TRUE(snap.ok()) << snap.error().message();
+  bool found = false;
+  for (const auto& r : *snap) {
+    if (r.event == "listen" && r.proto == kProtoTcp && r.sport == port) found = true;
+  }
+  EXPECT_TRUE(found) << "port " << port;
+}
+
+}  // namespace
+}  // namespace ironroot::sensor
