@@ -151,7 +151,9 @@ TPM2B_PUBLIC ek_template() {
   return t;
 }
 
-// The AK: a restricted ECDSA P-256 signing key with SHA-256, empty auth, no policy.
+// The AK: a restricted ECDSA P-256 signing key with SHA-256, empty auth, no policy, and noDA:
+// an empty authorisation gains nothing from dictionary-attack protection, while a host that
+// lost power (an unorderly shutdown) would otherwise find its quotes refused in lockout mode.
 TPM2B_PUBLIC ak_template() {
   TPM2B_PUBLIC t{};
   TPMT_PUBLIC& p = t.publicArea;
@@ -159,7 +161,7 @@ TPM2B_PUBLIC ak_template() {
   p.nameAlg = TPM2_ALG_SHA256;
   p.objectAttributes = TPMA_OBJECT_FIXEDTPM | TPMA_OBJECT_FIXEDPARENT |
                        TPMA_OBJECT_SENSITIVEDATAORIGIN | TPMA_OBJECT_USERWITHAUTH |
-                       TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
+                       TPMA_OBJECT_NODA | TPMA_OBJECT_RESTRICTED | TPMA_OBJECT_SIGN_ENCRYPT;
   p.parameters.eccDetail.symmetric.algorithm = TPM2_ALG_NULL;
   p.parameters.eccDetail.scheme.scheme = TPM2_ALG_ECDSA;
   p.parameters.eccDetail.scheme.details.ecdsa.hashAlg = TPM2_ALG_SHA256;

@@ -19,6 +19,8 @@
 #include "core/log.h"
 #include "crypto/base64.h"
 #include "crypto/pki.h"
+#include "findings/config.h"
+#include "findings/dispatcher.h"
 #include "net/http.h"
 #include "store/store.h"
 #include "tpm2/credential.h"
@@ -201,6 +203,7 @@ class VerifierImpl final : public Verifier {
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
     IRONROOT_RETURN_IF_ERROR(init_principals(d));
     IRONROOT_RETURN_IF_ERROR(init_audit_log(d));
+    IRONROOT_RETURN_IF_ERROR(init_findings(d));
     for (const auto& p : opts_.ek_ca_paths) {
       auto st = ek_cas_.add_path(p);
       if (!st) return std::move(st).error().with_context("EK CA bundle");
@@ -237,6 +240,7 @@ class VerifierImpl final : public Verifier {
     cv_.notify_all();
     if (ticker_.joinable()) ticker_.join();
     if (server_) server_->stop();
+    if (dispatcher_) dispatcher_->shutdown(std::chrono::seconds(5));
     if (journal_) journal_->close();
   }
 
@@ -290,6 +294,85 @@ class VerifierImpl final : public Verifier {
     auto started = record("verifier.started", "", "", json{{"entries", journal_->size()}});
     if (!started) return std::move(started).error();
     return {};
+  }
+
+  // Findings leave through the dispatcher (sinks, remediation); every delivery and remediation
+  // attempt is recorded in the audit log.
+  Status init_findings(const std::string& d) {
+    findings::DispatcherConfig config;
+    if (opts_.findings_config.empty()) {
+      IRONROOT_ASSIGN_OR_RETURN(
+          config,
+          findings::parse_config(json{
+              {"sinks", {{{"type", "jsonl"}, {"name", "file"}, {"path", d + "findings.jsonl"}}}}}
+                                     .dump()));
+    } else {
+      IRONROOT_ASSIGN_OR_RETURN(config, findings::load_config(opts_.findings_config));
+    }
+    findings::Callbacks cb;
+    cb.on_outcome = [this](const findings::Outcome& o) {
+      if (o.status == findings::OutcomeStatus::kRetrying && o.attempt > 1) return;
+      (void)record(o.remediation ? "remediation" : "finding.delivery", o.host_id, "",
+                   json{{"target", o.target},
+                        {"status", findings::outcome_status_name(o.status)},
+                        {"finding", o.finding_uid},
+                        {"attempt", o.attempt},
+                        {"detail", o.detail},
+                        {"since_submit_us", o.since_submit.count()}});
+    };
+    cb.quarantine = [this](const findings::Finding& f) { return quarantine(f); };
+    IRONROOT_ASSIGN_OR_RETURN(dispatcher_, findings::Dispatcher::create(std::move(config), cb));
+    return {};
+  }
+
+  // The remediation "quarantine": admission stays denied, even after good evidence, until an
+  // operator releases the host. Idempotent.
+  Status quarantine(const findings::Finding& f) {
+    std::lock_guard lock(hosts_mu_);
+    auto h = store_->host(f.host_id);
+    if (!h) return std::move(h).error();
+    if (!*h) return {};  // deleted meanwhile: nothing to hold
+    HostRecord host = **h;
+    if (host.quarantined) return {};
+    host.quarantined = true;
+    host.quarantine_reason = f.title;
+    IRONROOT_ASSIGN_OR_RETURN(
+        uint64_t index,
+        record("quarantine", f.host_id, "", json{{"finding", f.uid()}, {"reason", f.title}}));
+    (void)index;
+    IRONROOT_RETURN_IF_ERROR(store_->put_host(host));
+    log::warn("host quarantined", {{"host", f.host_id}, {"reason", f.title}});
+    return {};
+  }
+
+  // A finding about `host`: recorded, then handed to the dispatcher (which never blocks).
+  void report_finding(findings::Finding f) {
+    (void)record("finding", f.host_id, "",
+                 json{{"uid", f.uid()},
+                      {"kind", findings::kind_name(f.kind)},
+                      {"severity", findings::severity_name(f.severity)},
+                      {"title", f.title}});
+    dispatcher_->submit(std::move(f));
+  }
+
+  static findings::Finding untrusted_finding(const HostRecord& h, HostState from,
+                                             findings::Severity severity) {
+    findings::Finding f;
+    f.kind = findings::Kind::kUntrustedTransition;
+    f.severity = severity;
+    f.host_id = h.id;
+    f.host_name = h.id;
+    f.title = h.id + " is " + store::host_state_name(h.state) + ": " +
+              (h.reasons.empty() ? std::string("no reason given") : h.reasons.front());
+    std::string message;
+    for (const auto& r : h.reasons) message += (message.empty() ? "" : "\n") + r;
+    f.message = message;
+    f.evidence_generation = h.attestations;
+    f.policy_id = "default";
+    f.evidence = {{"from", store::host_state_name(from)}, {"to", store::host_state_name(h.state)}};
+    for (size_t i = 0; i < h.reasons.size() && i < 10; ++i)
+      f.evidence.push_back({"reason", h.reasons[i]});
+    return f;
   }
 
   // Appends one decision to the audit log and waits until it is on disk. Returns its index.
@@ -701,6 +784,9 @@ class VerifierImpl final : public Verifier {
                         {"allowed", admitted(host)}});
     }
     if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
+    if (host.state == HostState::kUntrusted && old_state != HostState::kUntrusted &&
+        old_state != HostState::kEnrolling)
+      report_finding(untrusted_finding(host, old_state, findings::Severity::kHigh));
     return reply(200, json{{"state", store::host_state_name(host.state)},
                            {"reasons", host.reasons},
                            {"allowed", admitted(host)},
@@ -1019,6 +1105,7 @@ class VerifierImpl final : public Verifier {
                         {"allowed", false},
                         {"reasons", h.reasons}});
       log::warn("host unreachable", {{"host", h.id}});
+      report_finding(untrusted_finding(h, old, findings::Severity::kMedium));
     }
   }
 
@@ -1029,6 +1116,7 @@ class VerifierImpl final : public Verifier {
   std::string ca_key_, ca_pem_, token_, approver_token_;
   std::unique_ptr<PrincipalDirectory> principals_;
   std::unique_ptr<audit::Journal> journal_;
+  std::unique_ptr<findings::Dispatcher> dispatcher_;
   std::set<std::string> signed_in_;  // principals seen this run (mu_)
   std::mutex policy_mu_;             // one policy decision at a time
   std::mutex mu_;                    // pending_, challenges_, stopping_

@@ -31,6 +31,9 @@ struct VerifierOptions {
   uint32_t pcr_mask = 0x7ff;  // PCRs 0-10: boot chain and IMA
   std::vector<std::string> server_names = {"localhost"};
   std::vector<std::string> server_ips = {"127.0.0.1"};
+  // Findings sinks and remediation (lib/findings/config.h). Empty: findings go to
+  // <data_dir>/findings.jsonl, and nothing is remediated beyond denying admission.
+  std::string findings_config;
 };
 
 class Verifier {

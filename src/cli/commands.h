@@ -32,5 +32,7 @@ void add_posture_commands(CLI::App& app, int* exit_code);
 void add_sensor_commands(CLI::App& app, int* exit_code);
 // log verify | consistency | checkpoint: the audit log, checked by anyone with its public key.
 void add_log_commands(CLI::App& app, int* exit_code);
+// bench detect: drift-to-remediation latency, end to end.
+void add_bench_commands(CLI::App& app, int* exit_code);
 
 }  // namespace ironroot::cli

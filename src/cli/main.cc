@@ -68,6 +68,7 @@ int main(int argc, char** argv) {
   ironroot::cli::add_posture_commands(app, &exit_code);
   ironroot::cli::add_sensor_commands(app, &exit_code);
   ironroot::cli::add_log_commands(app, &exit_code);
+  ironroot::cli::add_bench_commands(app, &exit_code);
   std::string config_error;
   std::vector<std::string> args = expand_config(argc, argv, &config_error);
   if (!config_error.empty()) {

@@ -14,6 +14,7 @@
 
 #include "agent/agent.h"
 #include "commands.h"
+#include "connection.h"
 #include "core/log.h"
 #include "net/http.h"
 #include "output.h"
@@ -39,65 +40,6 @@ void install_signal_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// How an operator command reaches the verifier: URL, CA and token, from flags or a data dir.
-struct OperatorConnection {
-  std::string url = "https://127.0.0.1:8443";
-  std::string data_dir;
-  std::string ca_file;
-  std::string token_file;
-  std::string as = "operator";
-
-  void add_options(CLI::App* cmd) {
-    cmd->add_option("--verifier", url, "Verifier URL")
-        ->capture_default_str()
-        ->envname("IRONROOT_VERIFIER");
-    cmd->add_option("--data-dir", data_dir,
-                    "The verifier's data directory: take ca.pem and operator.token from it")
-        ->envname("IRONROOT_DATA_DIR");
-    cmd->add_option("--ca", ca_file, "The verifier's CA certificate (PEM)");
-    cmd->add_option("--token-file", token_file, "File holding the principal's token")
-        ->envname("IRONROOT_TOKEN_FILE");
-    cmd->add_option("--as", as,
-                    "With --data-dir: act as this principal, using <data-dir>/<NAME>.token")
-        ->capture_default_str();
-  }
-
-  Result<json> call(const std::string& method, const std::string& target,
-                    const std::string& body = "") const {
-    std::string ca =
-        ca_file.empty() && !data_dir.empty() ? data_dir + "/" + verifier::kCaCertFile : ca_file;
-    std::string tok =
-        token_file.empty() && !data_dir.empty() ? data_dir + "/" + as + ".token" : token_file;
-    if (ca.empty() || tok.empty()) {
-      return invalid_argument(
-          "say where the verifier's CA and token are: --data-dir DIR, or --ca FILE --token-file "
-          "FILE");
-    }
-    std::string token = read_file(tok);
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    IRONROOT_ASSIGN_OR_RETURN(auto hp, net::parse_https_url(url));
-    net::HttpsClient client(hp.first, hp.second, {read_file(ca), "", "", ""});
-    IRONROOT_ASSIGN_OR_RETURN(
-        net::Response r,
-        client.request(method, target, body, {{"Authorization", "Bearer " + token}}));
-    auto j = json::parse(r.body, nullptr, false);
-    if (r.status >= 300) {
-      return Error(ErrorCode::kInvalidArgument,
-                   method + " " + target + ": " + std::to_string(r.status) + ": " +
-                       (j.is_object() ? j.value("error", r.body) : r.body));
-    }
-    if (j.is_discarded()) return malformed("the verifier's answer is not JSON");
-    return j;
-  }
-};
 
 // One call, its JSON answer printed; the exit code says whether it worked.
 void run_call(const OperatorConnection& c, const std::string& method, const std::string& target,

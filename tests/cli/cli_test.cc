@@ -23,7 +23,8 @@ const std::string kBin = IRONROOT_BINARY;
 TEST(Cli, HelpListsEverySubcommand) {
   auto r = run(kBin + " --help");
   EXPECT_EQ(r.status, 0);
-  for (const char* cmd : {"eventlog", "ima", "demo", "verifier", "agent", "hosts", "policy"})
+  for (const char* cmd : {"eventlog", "ima", "demo", "verifier", "agent", "hosts", "policy",
+                          "principal", "log", "bench"})
     EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   auto sub = run(kBin + " eventlog replay --help");
   EXPECT_NE(sub.out.find("--json"), std::string::npos);
@@ -140,10 +141,19 @@ TEST(Cli, OperatorCommandsTalkToARunningVerifier) {
   auto show = run("(" + kBin + " policy show" + op + " 2>&1)");
   EXPECT_EQ(show.status, 2);
   EXPECT_NE(show.out.find("no reference values yet"), std::string::npos) << show.out;
-  // Reference values from a file, then shown back.
+  // Reference values from a file: proposed by the operator, approved by the approver.
   std::ofstream(d + "/refs.json") << R"({"name": "lab", "bank": "sha256", "pcrs": {"0": [")"
                                   << std::string(64, 'a') << R"("]}})";
-  EXPECT_EQ(run(kBin + " policy set " + d + "/refs.json" + op).status, 0);
+  auto proposed = run(kBin + " policy set " + d + "/refs.json" + op);
+  ASSERT_EQ(proposed.status, 0) << proposed.out;
+  const std::string change = json::parse(proposed.out)["change"]["id"];
+  EXPECT_EQ(run(kBin + " policy show" + op + " 2>/dev/null").status, 2) << "pending: not in force";
+  auto self = run("(" + kBin + " policy approve " + change + op + " --as operator 2>&1)");
+  EXPECT_EQ(self.status, 2);
+  EXPECT_NE(self.out.find("lacks the approver role"), std::string::npos) << self.out;
+  auto approved = run(kBin + " policy approve " + change + op + " --comment 'lab values'");
+  ASSERT_EQ(approved.status, 0) << approved.out;
+  EXPECT_EQ(json::parse(approved.out)["decided_by"], "approver");
   auto shown = run(kBin + " policy show" + op);
   ASSERT_EQ(shown.status, 0);
   EXPECT_EQ(json::parse(shown.out)["pcrs"]["0"][0], std::string(64, 'a'));
@@ -153,6 +163,49 @@ TEST(Cli, OperatorCommandsTalkToARunningVerifier) {
                     "/data/ca.pem --token-file " + d + "/bad.token 2>&1)");
   EXPECT_EQ(denied.status, 2);
   EXPECT_NE(denied.out.find("401"), std::string::npos) << denied.out;
+  // A viewer added on the verifier's machine reads but cannot propose.
+  auto token = run(kBin + " principal add vera --role viewer --data-dir " + d + "/data");
+  ASSERT_EQ(token.status, 0) << token.out;
+  std::ofstream(d + "/data/vera.token") << token.out;
+  EXPECT_EQ(run(kBin + " hosts --json" + op + " --as vera").status, 0);
+  auto refused = run("(" + kBin + " policy set " + d + "/refs.json" + op + " --as vera 2>&1)");
+  EXPECT_EQ(refused.status, 2);
+  EXPECT_NE(refused.out.find("policy-author"), std::string::npos) << refused.out;
+  auto listed = run(kBin + " principal list --json --data-dir " + d + "/data");
+  EXPECT_EQ(json::parse(listed.out)["principals"].size(), 3u) << listed.out;
+  EXPECT_EQ(listed.out.find(token.out.substr(0, 64)), std::string::npos) << "no token in the file";
+
+  // The audit log, checked with its public key: online, then offline on an export.
+  const std::string key = " --key " + d + "/data/audit.pub";
+  auto cp = run(kBin + " log checkpoint --json" + key + op + " --out " + d + "/cp1");
+  ASSERT_EQ(cp.status, 0) << cp.out;
+  EXPECT_GT(json::parse(cp.out)["size"].get<int>(), 3);
+  auto online = run(kBin + " log verify --json" + key + op);
+  ASSERT_EQ(online.status, 0) << online.out;
+  EXPECT_EQ(json::parse(online.out)["kinds"]["policy.approved"], 1);
+  EXPECT_EQ(json::parse(online.out)["kinds"]["policy.proposed"], 1);
+  ASSERT_EQ(run(kBin + " log export --out " + d + "/export" + key + op).status, 0);
+  auto offline = run(kBin + " log verify" + key + " --checkpoint " + d +
+                     "/export/checkpoint --entries " + d + "/export/entries.jsonl");
+  EXPECT_EQ(offline.status, 0) << offline.out;
+  EXPECT_NE(offline.out.find("OK"), std::string::npos) << offline.out;
+  // One byte changed in the export: caught.
+  EXPECT_EQ(run("sed -i '2s/enrol/Enrol/;2s/kind/Kind/' " + d + "/export/entries.jsonl").status, 0);
+  auto tampered = run(kBin + " log verify" + key + " --checkpoint " + d +
+                      "/export/checkpoint --entries " + d + "/export/entries.jsonl");
+  EXPECT_EQ(tampered.status, 1) << tampered.out;
+  // One entry's inclusion, and the log's growth since cp1 is consistent.
+  EXPECT_EQ(run(kBin + " log verify --index 0" + key + op).status, 0);
+  (void)run(kBin + " hosts" + op);
+  auto cons = run(kBin + " log consistency --old " + d + "/cp1" + key + op);
+  EXPECT_EQ(cons.status, 0) << cons.out;
+  // A key that is not the log's: the checkpoint does not open.
+  auto wrong =
+      run("(" + kBin +
+          " log verify --key 'other+01234567+AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'" +
+          " --checkpoint " + d + "/cp1 --entries " + d + "/export/entries.jsonl 2>&1)");
+  EXPECT_EQ(wrong.status, 2) << wrong.out;
+
   (void)run("pkill -f 'ironroo[t] verifier --data-dir " + d + "'");
   std::filesystem::remove_all(d);
 }

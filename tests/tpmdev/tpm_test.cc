@@ -477,8 +477,8 @@ TEST(Tpm, AkIsDeterministicPerTpm) {
   EXPECT_EQ(pub.publicArea.nameAlg, TPM2_ALG_SHA256);
   EXPECT_EQ(pub.publicArea.parameters.eccDetail.curveID, TPM2_ECC_NIST_P256);
   EXPECT_EQ(pub.publicArea.parameters.eccDetail.scheme.scheme, TPM2_ALG_ECDSA);
-  // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|restricted|sign
-  EXPECT_EQ(pub.publicArea.objectAttributes, 0x00050072u);
+  // fixedTPM|fixedParent|sensitiveDataOrigin|userWithAuth|noDA|restricted|sign
+  EXPECT_EQ(pub.publicArea.objectAttributes, 0x00050472u);
   EXPECT_EQ(pub.publicArea.unique.ecc.x.size, 32);
 
   // Each Tpm flushes its primaries: swtpm holds only 3 transient objects, so without the flush
