@@ -285,9 +285,11 @@ Result<ImaAppraisalResult> ImaAppraiser::appraise(Bytes list, uint64_t first_ind
     DigestTable table = DigestTable::kFiles;
     if (e.kind == ima::Template::kImaBuf || !e.buffer.empty()) {
       v = policy.check_buffer(e.path, e.digest);
-      table = policy.allowed_hex(DigestTable::kKeyrings, e.path, 1).empty()
-                  ? DigestTable::kImaBuf
-                  : DigestTable::kKeyrings;
+      if (is_failure(v) && policy.allowed_hex(DigestTable::kKeyrings, e.path, 1).empty()) {
+        table = DigestTable::kImaBuf;
+      } else if (is_failure(v)) {
+        table = DigestTable::kKeyrings;
+      }
     } else {
       v = policy.check_file(e.path, e.digest);
     }

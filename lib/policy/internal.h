@@ -5,6 +5,7 @@
 #include <simdjson.h>
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,13 +23,16 @@ uint64_t hash_bytes(const void* data, size_t size);
 
 // path -> raw digests. Built once with add()/finish(), then read-only.
 //
-// Layout: paths interned in one arena; an open-addressing table of (hash tag, path id); after
-// finish() each path's digests are contiguous references into one digest arena.
+// While building: paths interned in one arena, an open-addressing table of (hash tag, path id),
+// digest references beside. finish() freezes it into one record per path,
+//   u32 path length | u32 digest count | path | (u8 length, digest)...
+// laid out contiguously, and points the table's 64-bit slots (24-bit hash tag, record offset)
+// at them: a lookup touches the slot and one record, two or three cache lines in all.
 class DigestIndex {
  public:
   enum class Lookup : uint8_t { kUnknownPath, kDigestNotFound, kFound };
 
-  // Adds `path` (and `digest`, when not empty). Returns false when a limit is hit.
+  // Adds `path` (and `digest`, when not empty).
   void add(std::string_view path, Bytes digest);
   // Sizes the table and arenas for about this many paths of this many bytes, so that loading
   // a large policy neither rehashes nor copies.
@@ -39,21 +43,25 @@ class DigestIndex {
   // Visits the digests of `path` (none when unknown).
   template <typename Fn>
   void for_each_digest(std::string_view path, Fn&& fn) const {
-    uint32_t id = find_path(path);
-    if (id == kNone) return;
-    for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) fn(digest_at(i));
+    const uint8_t* r = find_record(path);
+    if (r != nullptr) visit(r, [&](std::string_view, Bytes d) { fn(d); });
   }
+  // (path, digest) for every pair; a path without digests once with an empty digest.
   template <typename Fn>
-  void for_each(Fn&& fn) const {  // (path, digest) for every pair, in path order
-    for (uint32_t id = 0; id + 1 < paths_.size(); ++id) {
-      std::string_view p(arena_.data() + paths_[id].offset, paths_[id].length);
-      if (paths_[id].first == paths_[id + 1].first) fn(p, Bytes{});
-      for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) fn(p, digest_at(i));
+  void for_each(Fn&& fn) const {
+    for (size_t off = 0; off < records_.size();) {
+      const uint8_t* r = records_.data() + off;
+      uint32_t n = 0;
+      off += visit(r, [&](std::string_view p, Bytes d) {
+        ++n;
+        fn(p, d);
+      });
+      if (n == 0) fn(record_path(r), Bytes{});
     }
   }
 
-  uint64_t path_count() const { return paths_.empty() ? 0 : paths_.size() - 1; }
-  uint64_t digest_count() const { return refs_.size(); }
+  uint64_t path_count() const { return path_count_; }
+  uint64_t digest_count() const { return digest_count_; }
   size_t memory_bytes() const;
 
  private:
@@ -61,9 +69,8 @@ class DigestIndex {
   struct PathRecord {
     uint64_t offset = 0;  // into arena_
     uint32_t length = 0;
-    uint32_t first = 0;  // first digest (after finish); paths_ has one sentinel at the end
+    uint32_t first = 0;  // first digest (after grouping); paths_ has one sentinel at the end
   };
-  uint32_t find_path(std::string_view path) const;
   uint32_t intern(std::string_view path);
   void grow();
   void rehash(size_t capacity);
@@ -71,15 +78,37 @@ class DigestIndex {
     uint64_t ref = refs_[i];
     return {digests_.data() + (ref >> 8), static_cast<size_t>(ref & 0xff)};
   }
+  const uint8_t* find_record(std::string_view path) const;
+  static std::string_view record_path(const uint8_t* r);
+  // Calls fn(path, digest) per digest of record `r`; returns the record's size.
+  template <typename Fn>
+  static size_t visit(const uint8_t* r, Fn&& fn) {
+    uint32_t len, n;
+    std::memcpy(&len, r, 4);
+    std::memcpy(&n, r + 4, 4);
+    std::string_view p(reinterpret_cast<const char*>(r + 8), len);
+    size_t at = 8 + len;
+    for (uint32_t i = 0; i < n; ++i) {
+      const size_t dlen = r[at];
+      fn(p, Bytes(r + at + 1, dlen));
+      at += 1 + dlen;
+    }
+    return at;
+  }
 
+  // Building.
   std::vector<char> arena_;
   std::vector<PathRecord> paths_;
-  std::vector<uint64_t> slots_;  // (hash >> 32) << 32 | (path id + 1); 0 = empty
-  size_t mask_ = 0;
   std::vector<uint8_t> digests_;
-  std::vector<uint64_t> refs_;  // offset << 8 | length
-  // While building: the path of each reference (dropped by finish()).
-  std::vector<uint32_t> ref_paths_;
+  std::vector<uint64_t> refs_;       // offset << 8 | length
+  std::vector<uint32_t> ref_paths_;  // the path of each reference
+  // Building: (hash >> 32) << 32 | (path id + 1); frozen: (hash >> 40) << 40 | (offset + 1).
+  std::vector<uint64_t> slots_;
+  size_t mask_ = 0;
+  // Frozen.
+  std::vector<uint8_t> records_;
+  uint64_t path_count_ = 0;
+  uint64_t digest_count_ = 0;
   bool finished_ = false;
 };
 
@@ -130,6 +159,14 @@ class RuntimePolicyBuilder {
 Status parse_keylime_member(std::string_view key, simdjson::ondemand::value value,
                             RuntimePolicyBuilder& builder, const std::string& where,
                             bool* recognised);
+
+// Nesting depth of a JSON text (brackets outside strings).
+size_t json_depth(std::string_view text);
+
+// Skips a member ironroot does not read, refusing it when nested deeper than the limit
+// (simdjson skips without recursion, but a document that deep is hostile).
+Status skip_value(simdjson::ondemand::value value, const RuntimePolicyLimits& limits,
+                  const std::string& where);
 
 // "simdjson: <message>" with the byte offset when the parser knows it.
 Error json_error(simdjson::error_code code, const std::string& where);

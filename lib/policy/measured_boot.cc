@@ -108,11 +108,18 @@ Result<LogFacts> read_facts(Bytes log, crypto::HashAlg bank) {
     saw_bank = true;
     const std::string hex = to_hex(d);
     if (checker.check(ev) == el::PayloadCheck::kMismatch) {
-      facts.payload_failures.push_back(
-          failure_for(ev, "payload", hex,
-                      "the event's digest does not cover its payload (payload edited after "
-                      "measurement)"));
-      continue;  // never read rules off a payload that was not measured
+      // Rules read these payloads (Secure Boot variables, the command line): an edited payload
+      // under an unchanged digest must not pass. Elsewhere the digest itself is what the policy
+      // checks, and some real firmware logs a payload that differs from what it hashed.
+      const bool read_by_rules = (ev.pcr == 7 && ev.type == el::EV_EFI_VARIABLE_DRIVER_CONFIG) ||
+                                 (ev.pcr == 8 && event_text(ev).rfind(kCmdlinePrefix, 0) == 0);
+      if (read_by_rules) {
+        facts.payload_failures.push_back(
+            failure_for(ev, "payload", hex,
+                        "the event's digest does not cover its payload (payload edited after "
+                        "measurement)"));
+        continue;
+      }
     }
     if (ev.type == el::EV_SEPARATOR) {
       if (ev.data.size() == 4 && ev.data[0] == 0xff && ev.data[1] == 0xff) {

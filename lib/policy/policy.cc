@@ -25,6 +25,7 @@ Status parse_runtime_object(simdjson::ondemand::value v, internal::RuntimePolicy
     if (auto err = field.value().get(fv)) return internal::json_error(err, "runtime." + k);
     bool recognised = false;
     IRONROOT_RETURN_IF_ERROR(internal::parse_keylime_member(k, fv, b, "runtime", &recognised));
+    if (!recognised) IRONROOT_RETURN_IF_ERROR(internal::skip_value(fv, b.limits(), "runtime." + k));
   }
   return {};
 }
@@ -102,6 +103,7 @@ Result<PolicyPtr> load_json(std::string_view json, const PolicyLimits& limits,
     } else {
       bool recognised = false;
       IRONROOT_RETURN_IF_ERROR(internal::parse_keylime_member(key, v, top, "", &recognised));
+      if (!recognised) IRONROOT_RETURN_IF_ERROR(internal::skip_value(v, rl, key));
       keylime_members = keylime_members || recognised;
       saw_digests = saw_digests || key == "digests";
     }
@@ -143,28 +145,7 @@ const char* policy_format_name(PolicyFormat f) {
 }
 
 size_t json_depth(std::string_view text) {
-  size_t depth = 0, max = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      max = std::max(max, ++depth);
-    } else if ((c == '}' || c == ']') && depth > 0) {
-      --depth;
-    }
-  }
-  return max;
+  return internal::json_depth(text);
 }
 
 std::string Policy::to_json() const {

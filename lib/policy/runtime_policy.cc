@@ -52,22 +52,27 @@ uint64_t hash_bytes(const void* data, size_t size) {
   return mix(h, 0x2545f4914f6cdd1dull);
 }
 
-uint32_t DigestIndex::find_path(std::string_view path) const {
-  if (slots_.empty()) return kNone;
+const uint8_t* DigestIndex::find_record(std::string_view path) const {
+  if (slots_.empty() || !finished_) return nullptr;
+  constexpr uint64_t kOffsetMask = (uint64_t{1} << 40) - 1;
   const uint64_t h = hash_pair(path);
-  const uint64_t tag = h >> 32;
+  const uint64_t tag = h >> 40;
   for (size_t i = h & mask_;; i = (i + 1) & mask_) {
     const uint64_t s = slots_[i];
-    if (s == 0) return kNone;
-    if ((s >> 32) == tag) {
-      const uint32_t id = static_cast<uint32_t>(s) - 1;
-      const PathRecord& r = paths_[id];
-      if (r.length == path.size() &&
-          std::memcmp(arena_.data() + r.offset, path.data(), path.size()) == 0) {
-        return id;
-      }
+    if (s == 0) return nullptr;
+    if ((s >> 40) == tag) {
+      const uint8_t* r = records_.data() + ((s & kOffsetMask) - 1);
+      uint32_t len;
+      std::memcpy(&len, r, 4);
+      if (len == path.size() && std::memcmp(r + 8, path.data(), len) == 0) return r;
     }
   }
+}
+
+std::string_view DigestIndex::record_path(const uint8_t* r) {
+  uint32_t len;
+  std::memcpy(&len, r, 4);
+  return {reinterpret_cast<const char*>(r + 8), len};
 }
 
 void DigestIndex::reserve(size_t paths, size_t path_bytes) {
@@ -135,55 +140,87 @@ void DigestIndex::finish() {
   finished_ = true;
   // Group each path's digests (a path may appear more than once, e.g. in an allowlist). In the
   // usual case every path appears once and the references are grouped already.
+  const size_t npaths = paths_.size();
   if (std::is_sorted(ref_paths_.begin(), ref_paths_.end())) {
     uint32_t r = 0;
-    for (size_t id = 0; id < paths_.size(); ++id) {
+    for (size_t id = 0; id < npaths; ++id) {
       paths_[id].first = r;
       while (r < ref_paths_.size() && ref_paths_[r] == id) ++r;
     }
     paths_.push_back({arena_.size(), 0, r});  // sentinel
-    std::vector<uint32_t>().swap(ref_paths_);
-    arena_.shrink_to_fit();
-    digests_.shrink_to_fit();
-    refs_.shrink_to_fit();
-    paths_.shrink_to_fit();
-    return;
+  } else {
+    std::vector<uint32_t> counts(npaths + 1, 0);
+    for (uint32_t p : ref_paths_) ++counts[p];
+    uint32_t sum = 0;
+    for (size_t id = 0; id < npaths; ++id) {
+      paths_[id].first = sum;
+      sum += counts[id];
+    }
+    paths_.push_back({arena_.size(), 0, sum});  // sentinel
+    std::vector<uint64_t> grouped(refs_.size());
+    std::vector<uint32_t> next(paths_.size());
+    for (size_t id = 0; id < paths_.size(); ++id) next[id] = paths_[id].first;
+    for (size_t i = 0; i < refs_.size(); ++i) grouped[next[ref_paths_[i]]++] = refs_[i];
+    refs_ = std::move(grouped);
   }
-  std::vector<uint32_t> counts(paths_.size() + 1, 0);
-  for (uint32_t p : ref_paths_) ++counts[p];
-  uint32_t sum = 0;
-  for (size_t id = 0; id < paths_.size(); ++id) {
-    paths_[id].first = sum;
-    sum += counts[id];
-  }
-  paths_.push_back({arena_.size(), 0, sum});  // sentinel
-  std::vector<uint64_t> grouped(refs_.size());
-  std::vector<uint32_t> next(paths_.size());
-  for (size_t id = 0; id < paths_.size(); ++id) next[id] = paths_[id].first;
-  for (size_t i = 0; i < refs_.size(); ++i) grouped[next[ref_paths_[i]]++] = refs_[i];
-  refs_ = std::move(grouped);
   std::vector<uint32_t>().swap(ref_paths_);
-  arena_.shrink_to_fit();
-  digests_.shrink_to_fit();
-  paths_.shrink_to_fit();
+  // Freeze: one record per path, then point the slots at the records.
+  size_t total = 0;
+  for (size_t id = 0; id < npaths; ++id) {
+    total += 8 + paths_[id].length;
+    for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) {
+      total += 1 + (refs_[i] & 0xff);
+    }
+  }
+  records_.resize(total);
+  std::vector<uint64_t> offsets(npaths);
+  size_t at = 0;
+  for (size_t id = 0; id < npaths; ++id) {
+    offsets[id] = at;
+    const uint32_t len = paths_[id].length;
+    const uint32_t n = paths_[id + 1].first - paths_[id].first;
+    std::memcpy(&records_[at], &len, 4);
+    std::memcpy(&records_[at + 4], &n, 4);
+    std::memcpy(&records_[at + 8], arena_.data() + paths_[id].offset, len);
+    at += 8 + len;
+    for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) {
+      Bytes d = digest_at(i);
+      records_[at] = static_cast<uint8_t>(d.size());
+      std::memcpy(&records_[at + 1], d.data(), d.size());
+      at += 1 + d.size();
+    }
+  }
+  for (uint64_t& slot : slots_) {
+    if (slot == 0) continue;
+    const uint64_t tag = (slot >> 32) >> 8;  // the hash's top 24 bits
+    const uint32_t id = static_cast<uint32_t>(slot) - 1;
+    slot = (tag << 40) | (offsets[id] + 1);
+  }
+  path_count_ = npaths;
+  digest_count_ = refs_.size();
+  std::vector<char>().swap(arena_);
+  std::vector<PathRecord>().swap(paths_);
+  std::vector<uint8_t>().swap(digests_);
+  std::vector<uint64_t>().swap(refs_);
 }
 
 DigestIndex::Lookup DigestIndex::find(std::string_view path, Bytes digest) const {
-  const uint32_t id = find_path(path);
-  if (id == kNone) return Lookup::kUnknownPath;
-  for (uint32_t i = paths_[id].first; i < paths_[id + 1].first; ++i) {
-    Bytes d = digest_at(i);
+  const uint8_t* r = find_record(path);
+  if (r == nullptr) return Lookup::kUnknownPath;
+  Lookup result = Lookup::kDigestNotFound;
+  visit(r, [&](std::string_view, Bytes d) {
     if (d.size() == digest.size() && std::memcmp(d.data(), digest.data(), d.size()) == 0) {
-      return Lookup::kFound;
+      result = Lookup::kFound;
     }
-  }
-  return Lookup::kDigestNotFound;
+  });
+  return result;
 }
 
 size_t DigestIndex::memory_bytes() const {
   return arena_.capacity() + paths_.capacity() * sizeof(PathRecord) +
          slots_.capacity() * sizeof(uint64_t) + digests_.capacity() +
-         refs_.capacity() * sizeof(uint64_t) + ref_paths_.capacity() * sizeof(uint32_t);
+         refs_.capacity() * sizeof(uint64_t) + ref_paths_.capacity() * sizeof(uint32_t) +
+         records_.capacity();
 }
 
 bool parse_digest_text(std::string_view text, std::vector<uint8_t>& out) {
@@ -201,6 +238,54 @@ bool parse_digest_text(std::string_view text, std::vector<uint8_t>& out) {
 
 std::string sha256_hex(Bytes data) {
   return crypto::hash(crypto::HashAlg::kSha256, data).hex();
+}
+
+size_t json_depth(std::string_view text) {
+  size_t depth = 0, max = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '{' || c == '[') {
+      max = std::max(max, ++depth);
+    } else if ((c == '}' || c == ']') && depth > 0) {
+      --depth;
+    }
+  }
+  return max;
+}
+
+Status skip_value(simdjson::ondemand::value value, const RuntimePolicyLimits& limits,
+                  const std::string& where) {
+  simdjson::ondemand::json_type t;
+  if (auto err = value.type().get(t)) return json_error(err, where);
+  std::string_view raw;
+  if (t == simdjson::ondemand::json_type::object) {
+    simdjson::ondemand::object o;
+    if (auto err = value.get_object().get(o)) return json_error(err, where);
+    if (auto err = o.raw_json().get(raw)) return json_error(err, where);
+  } else if (t == simdjson::ondemand::json_type::array) {
+    simdjson::ondemand::array a;
+    if (auto err = value.get_array().get(a)) return json_error(err, where);
+    if (auto err = a.raw_json().get(raw)) return json_error(err, where);
+  } else {
+    return {};
+  }
+  if (json_depth(raw) + 1 > limits.max_depth) {
+    return Error(ErrorCode::kResourceLimit,
+                 where + ": nested deeper than " + std::to_string(limits.max_depth) + " levels");
+  }
+  return {};
 }
 
 Error json_error(simdjson::error_code code, const std::string& where) {
@@ -362,6 +447,21 @@ Status expect_type(value& v, json_type want, const char* name, const std::string
   return {};
 }
 
+// The text of a JSON string token that has no escapes, as a view into the document (no copy:
+// on a million-digest policy, unescaping into simdjson's buffer doubles the memory touched).
+// False when the token is not a string or has escapes.
+bool plain_string(std::string_view token, std::string_view* out) {
+  if (token.empty() || token[0] != '"') return false;
+  for (size_t i = 1; i < token.size(); ++i) {
+    if (token[i] == '"') {
+      *out = token.substr(1, i - 1);
+      return true;
+    }
+    if (token[i] == '\\') return false;
+  }
+  return false;
+}
+
 // {"path": ["digest", ...], ...}
 Status parse_digest_object(value v, DigestTable table, RuntimePolicyBuilder& b,
                            const std::string& where) {
@@ -369,13 +469,24 @@ Status parse_digest_object(value v, DigestTable table, RuntimePolicyBuilder& b,
       expect_type(v, json_type::object, "an object of path: [digests]", where));
   object obj;
   if (auto err = v.get_object().get(obj)) return json_error(err, where);
-  std::string path;
-  for (auto field : obj) {
-    std::string_view key;
-    if (auto err = field.unescaped_key().get(key)) return json_error(err, where);
-    path.assign(key);  // the key's buffer is reused by the values below
-    value list;
-    if (auto err = field.value().get(list)) return json_error(err, where);
+  std::string escaped_path;
+  for (auto field_result : obj) {  // NOLINT: moved from below
+    simdjson::ondemand::field field;
+    if (auto err = std::move(field_result).get(field)) return json_error(err, where);
+    // The key as it stands in the document when it has no escapes (stage 1 validated it).
+    std::string_view path;
+    const char* raw = field.key().raw();
+    const char* end = raw;
+    while (*end != '"' && *end != '\\') ++end;
+    if (*end == '"') {
+      path = std::string_view(raw, static_cast<size_t>(end - raw));
+    } else {
+      std::string_view unescaped;
+      if (auto err = field.unescaped_key().get(unescaped)) return json_error(err, where);
+      escaped_path.assign(unescaped);
+      path = escaped_path;
+    }
+    value& list = field.value();
     json_type t;
     if (auto err = list.type().get(t))
       return json_error(err, where + "[" + json_quoted(path) + "]");
@@ -386,21 +497,28 @@ Status parse_digest_object(value v, DigestTable table, RuntimePolicyBuilder& b,
     if (auto err = list.get_array().get(arr)) return json_error(err, where);
     size_t i = 0;
     for (auto element : arr) {
-      std::string_view text;
-      if (auto err = element.get_string().get(text)) {
-        if (err == simdjson::INCORRECT_TYPE) {
-          return malformed(where + "[" + json_quoted(path) + "][" + std::to_string(i) +
-                           "]: expected a digest string");
-        }
+      value dv;
+      if (auto err = element.get(dv)) {
         return json_error(err, where + "[" + json_quoted(path) + "][" + std::to_string(i) + "]");
+      }
+      std::string_view text;
+      if (!plain_string(dv.raw_json_token(), &text)) {
+        if (auto err = dv.get_string().get(text)) {
+          if (err == simdjson::INCORRECT_TYPE) {
+            return malformed(where + "[" + json_quoted(path) + "][" + std::to_string(i) +
+                             "]: expected a digest string");
+          }
+          return json_error(err, where + "[" + json_quoted(path) + "][" + std::to_string(i) + "]");
+        }
       }
       IRONROOT_RETURN_IF_ERROR(b.add_digest(table, path, text, [&] {
         return where + "[" + json_quoted(path) + "][" + std::to_string(i) + "]";
       }));
       ++i;
     }
-    if (i == 0)
+    if (i == 0) {
       IRONROOT_RETURN_IF_ERROR(b.add_path(table, path, where + "[" + json_quoted(path) + "]"));
+    }
   }
   return {};
 }
@@ -423,7 +541,7 @@ Status parse_string_array(value v, const std::string& where,
   return {};
 }
 
-Status parse_meta(value v, const std::string& where) {
+Status parse_meta(value v, const RuntimePolicyLimits& limits, const std::string& where) {
   IRONROOT_RETURN_IF_ERROR(expect_type(v, json_type::object, "an object", where));
   object obj;
   if (auto err = v.get_object().get(obj)) return json_error(err, where);
@@ -440,6 +558,10 @@ Status parse_meta(value v, const std::string& where) {
                                                   std::to_string(version) +
                                                   " (ironroot reads version 1)");
       }
+    } else {
+      value fv;
+      if (auto err = field.value().get(fv)) return json_error(err, where);
+      IRONROOT_RETURN_IF_ERROR(skip_value(fv, limits, where + "." + std::string(key)));
     }
   }
   return {};
@@ -471,6 +593,8 @@ Status parse_ima_section(value v, RuntimePolicyBuilder& b, const std::string& wh
         return Error(ErrorCode::kUnsupported,
                      where + ".dm_policy: device-mapper policies are not supported (must be null)");
       }
+    } else {
+      IRONROOT_RETURN_IF_ERROR(skip_value(fv, b.limits(), where + "." + std::string(key)));
     }
   }
   return {};
@@ -490,7 +614,7 @@ Status parse_keylime_member(std::string_view key, value v, RuntimePolicyBuilder&
         v, w, [&](std::string_view s, const std::string& ew) { return b.add_exclude(s, ew); });
   }
   if (key == "ima") return parse_ima_section(v, b, w);
-  if (key == "meta") return parse_meta(v, w);
+  if (key == "meta") return parse_meta(v, b.limits(), w);
   if (key == "release") {
     int64_t release = 0;
     if (v.get_int64().get(release)) return malformed(w + ": expected an integer");
@@ -654,6 +778,7 @@ Result<RuntimePolicyPtr> RuntimePolicy::load_keylime_json(std::string_view json,
     if (auto err = field.value().get(v)) return internal::json_error(err, "runtime policy." + k);
     bool recognised = false;
     IRONROOT_RETURN_IF_ERROR(internal::parse_keylime_member(k, v, b, "", &recognised));
+    if (!recognised) IRONROOT_RETURN_IF_ERROR(internal::skip_value(v, limits, k));
     if (k == "digests") saw_digests = true;
   }
   if (!saw_digests)

@@ -94,11 +94,17 @@ TEST(RuntimePolicy, KeylimeFormatVerdicts) {
 TEST(RuntimePolicy, AllowlistAndExcludeList) {
   const std::string allowlist = "# comment\n" + hex_of('a') + "  /usr/bin/a b\n\n" +
                                 "sha256:" + hex_of('b') + "  /usr/bin/c\r\n" + hex_of('c') +
-                                "  /usr/bin/c\n";
+                                "  /usr/bin/c\n" + hex_of('d') +
+                                "  /usr/bin/a b\n";  // a path seen again later
   auto p = RuntimePolicy::load_allowlist(allowlist, "^/proc/.*\n/sys\n");
   ASSERT_TRUE(p) << p.error().message();
   auto d = [](char c) { return from_hex(hex_of(c)).value(); };
   EXPECT_EQ((*p)->check_file("/usr/bin/a b", d('a')), RuntimeVerdict::kAllowed);
+  EXPECT_EQ((*p)->check_file("/usr/bin/a b", d('d')), RuntimeVerdict::kAllowed);
+  EXPECT_EQ((*p)->check_file("/usr/bin/a b", d('c')), RuntimeVerdict::kDigestNotAllowed);
+  EXPECT_EQ((*p)->allowed_hex(DigestTable::kFiles, "/usr/bin/a b").size(), 2u);
+  EXPECT_EQ((*p)->path_count(), 2u);
+  EXPECT_EQ((*p)->digest_count(), 4u);
   EXPECT_EQ((*p)->check_file("/usr/bin/c", d('b')), RuntimeVerdict::kAllowed);
   EXPECT_EQ((*p)->check_file("/usr/bin/c", d('c')), RuntimeVerdict::kAllowed);
   EXPECT_EQ((*p)->check_file("/proc/1/exe", d('c')), RuntimeVerdict::kExcluded);
@@ -342,7 +348,7 @@ TEST(RuntimePolicy, BadPoliciesAreRefused) {
   // Deeply nested documents, in an ignored member and in the measured-boot part.
   std::string deep =
       "{\"digests\": {}, \"x\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
-  expect_refused(deep, "policy");
+  expect_refused(deep, "x: nested deeper than 32 levels");
   std::string deep_mb =
       "{\"ironroot_policy\": 1, \"measured_boot\": {\"bank\": " + std::string(20, '[') +
       std::string(20, ']') + "}}";
@@ -362,21 +368,20 @@ TEST(RuntimePolicy, BadPoliciesAreRefused) {
   expect_refused(std::string(kPolicy), "more than 3 digests", few_digests);
   // Regular expressions: Python-only syntax and regex bombs are refused, naming the entry.
   expect_refused(R"({"digests": {}, "excludes": ["/ok", "(a)\\1"]})", "excludes[1]");
-  expect_refused(R"({"digests": {}, "excludes": ["(?=lookahead)"]
-})", "excludes[0]");
-  expect_refused(R"({"digests": {}, "excludes": ["((((a{100}){100}){100}){100})"]
-})", "excludes[0]");
+  expect_refused(R"J({"digests": {}, "excludes": ["(?=lookahead)"]})J", "excludes[0]");
+  expect_refused(R"J({"digests": {}, "excludes": ["((((a{100}){100}){100}){100})"]})J",
+                 "excludes[0]");
   // A catastrophic-backtracking pattern for Python is linear in RE2: accepted, and fast.
   auto evil = load_policy(as_bytes(R"({"digests": {}, "excludes": ["(a+)+$", "(x|x)*y"]})"));
-ASSERT_TRUE(evil) << evil.error().message();
-std::string attack(100000, 'a');
-attack += '!';
-EXPECT_FALSE((*evil)->runtime->is_excluded(attack));
-EXPECT_TRUE((*evil)->runtime->is_excluded("aaaa"));
+  ASSERT_TRUE(evil) << evil.error().message();
+  std::string attack(100000, 'a');
+  attack += '!';
+  EXPECT_FALSE((*evil)->runtime->is_excluded(attack));
+  EXPECT_TRUE((*evil)->runtime->is_excluded("aaaa"));
 
-// Whatever failed, the policy in force still answers as before.
-EXPECT_EQ(current->runtime->check_file("/usr/bin/bash", from_hex(hex_of('a')).value()),
-          RuntimeVerdict::kAllowed);
+  // Whatever failed, the policy in force still answers as before.
+  EXPECT_EQ(current->runtime->check_file("/usr/bin/bash", from_hex(hex_of('a')).value()),
+            RuntimeVerdict::kAllowed);
 }
 
 TEST(RuntimePolicy, StateRejectsMalformedJson) {
