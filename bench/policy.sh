@@ -21,13 +21,16 @@ echo "   Keylime on the same lists: ~$keylime_eps entries/s, ${keylime_load} s l
 IRONROOT_BENCH_POLICY="$data/policy_$n.json" IRONROOT_BENCH_POLICY_BAD="$data/policy_${n}_bad1pct.json" \
   IRONROOT_BENCH_IMA="$data/ima_$n.log" "$build/bench/policy_bench" --benchmark_min_time=1 2>/dev/null |
   grep -E '^policy load|BM_'
+echo "   (Time is wall clock, CPU is this process's CPU time: on a shared machine the per-core figures"
+echo "    are items_per_second, computed from CPU time; x_keylime = that rate / Keylime's 90,000/s)"
 
 bin=$build/src/cli/ironroot
 for policy in "policy_$n.json" "policy_${n}_bad1pct.json"; do
   out=$(mktemp)
-  /usr/bin/time -f '%e %M' -o "$out.time" "$bin" policy check --json --policy "$data/$policy" \
+  /usr/bin/time -f '%e %U %S %M' -o "$out.time" "$bin" policy check --json --policy "$data/$policy" \
     --ima "$data/ima_$n.log" >"$out" 2>/dev/null || true
-  read -r wall rss_kb <"$out.time"
+  # The last line: time(1) puts "Command exited with non-zero status 1" before it on exit 1.
+  read -r wall user sys rss_kb < <(tail -n 1 "$out.time")
   python3 - "$out" "$wall" "$rss_kb" "$policy" "$keylime_eps" "$keylime_load" "$keylime_rss_mib" <<'PY'
 import json, sys
 out, wall, rss_kb, name, k_eps, k_load, k_rss = sys.argv[1:]
@@ -41,5 +44,6 @@ print(f"   ironroot policy check ({name}): whole process {float(wall):.2f} s, pe
       f"and PCR 10: {eps:,.0f} entries/s ({eps/float(k_eps):.0f}x Keylime); "
       f"{ima['failure_count']} failures of {ima['appraised']}")
 PY
+  printf '   (whole process CPU time %s s user + %s s sys; wall time counts other jobs on a shared machine)\n' "$user" "$sys"
   rm -f "$out" "$out.time"
 done

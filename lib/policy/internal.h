@@ -34,6 +34,10 @@ class DigestIndex {
 
   // Adds `path` (and `digest`, when not empty).
   void add(std::string_view path, Bytes digest);
+  // The same in two steps, so that a loader can hash and prefetch a few entries ahead of
+  // inserting them (the table is far larger than the caches: each insert is a cache miss).
+  uint64_t hash_and_prefetch(std::string_view path) const;
+  void add_hashed(std::string_view path, uint64_t hash, Bytes digest);
   // Sizes the table and arenas for about this many paths of this many bytes, so that loading
   // a large policy neither rehashes nor copies.
   void reserve(size_t paths, size_t path_bytes);
@@ -71,7 +75,7 @@ class DigestIndex {
     uint32_t length = 0;
     uint32_t first = 0;  // first digest (after grouping); paths_ has one sentinel at the end
   };
-  uint32_t intern(std::string_view path);
+  uint32_t intern(std::string_view path, uint64_t hash);
   void grow();
   void rehash(size_t capacity);
   Bytes digest_at(uint32_t i) const {
@@ -127,9 +131,12 @@ class RuntimePolicyBuilder {
     if (path.size() > limits_.max_path_bytes) return path_too_long(where());
     if (++digests_ > limits_.max_digests) return too_many_digests(where());
     if (!parse_digest_text(digest_text, scratch_)) return bad_digest(where(), digest_text);
-    table(t).add(path, scratch_);
+    enqueue(t, path);
     return {};
   }
+  // Inserts the entries still in the pipeline. `path` views passed to add_digest must stay
+  // valid until then (the loaders pass views into the document, or flush).
+  void flush();
   Status add_path(DigestTable table, std::string_view path, const std::string& where);
   Status add_exclude(std::string_view regex, const std::string& where);
   void add_ignored_keyring(std::string_view name);
@@ -145,6 +152,7 @@ class RuntimePolicyBuilder {
 
  private:
   internal::DigestIndex& table(DigestTable t);
+  void enqueue(DigestTable t, std::string_view path);
   Error path_too_long(const std::string& where) const;
   Error too_many_digests(const std::string& where) const;
   static Error bad_digest(const std::string& where, std::string_view text);
@@ -152,6 +160,17 @@ class RuntimePolicyBuilder {
   std::unique_ptr<RuntimePolicy> policy_;
   std::vector<uint8_t> scratch_;
   uint64_t digests_ = 0;
+  // Entries hashed and prefetched, waiting to be inserted.
+  struct Pending {
+    DigestTable table = DigestTable::kFiles;
+    std::string_view path;
+    uint64_t hash = 0;
+    uint8_t length = 0;
+    uint8_t digest[64] = {};
+  };
+  static constexpr size_t kPipeline = 16;
+  Pending pending_[kPipeline];
+  size_t pending_count_ = 0;
 };
 
 // One top-level member of a Keylime runtime policy object. Sets *recognised to false (and

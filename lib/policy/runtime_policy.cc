@@ -102,10 +102,15 @@ void DigestIndex::rehash(size_t capacity) {
   }
 }
 
-uint32_t DigestIndex::intern(std::string_view path) {
+uint64_t DigestIndex::hash_and_prefetch(std::string_view path) const {
+  const uint64_t h = hash_pair(path);
+  if (!slots_.empty()) __builtin_prefetch(&slots_[h & mask_]);
+  return h;
+}
+
+uint32_t DigestIndex::intern(std::string_view path, uint64_t h) {
   // Load factor <= 0.7 keeps probes short.
   if ((paths_.size() + 1) * 10 > slots_.size() * 7) grow();
-  const uint64_t h = hash_pair(path);
   const uint64_t tag = h >> 32;
   size_t i = h & mask_;
   for (;; i = (i + 1) & mask_) {
@@ -128,7 +133,11 @@ uint32_t DigestIndex::intern(std::string_view path) {
 }
 
 void DigestIndex::add(std::string_view path, Bytes digest) {
-  const uint32_t id = intern(path);
+  add_hashed(path, hash_pair(path), digest);
+}
+
+void DigestIndex::add_hashed(std::string_view path, uint64_t hash, Bytes digest) {
+  const uint32_t id = intern(path, hash);
   if (digest.empty()) return;
   refs_.push_back((uint64_t{digests_.size()} << 8) | digest.size());
   ref_paths_.push_back(id);
@@ -401,7 +410,30 @@ Status check_regex(const std::string& regex, const RuntimePolicyLimits& limits,
 
 }  // namespace
 
+void RuntimePolicyBuilder::enqueue(DigestTable t, std::string_view path) {
+  Pending& p = pending_[pending_count_ % kPipeline];
+  if (pending_count_ >= kPipeline) {
+    table(p.table).add_hashed(p.path, p.hash, Bytes(p.digest, p.length));
+  }
+  p.table = t;
+  p.path = path;
+  p.hash = table(t).hash_and_prefetch(path);
+  p.length = static_cast<uint8_t>(scratch_.size());
+  std::memcpy(p.digest, scratch_.data(), scratch_.size());
+  ++pending_count_;
+}
+
+void RuntimePolicyBuilder::flush() {
+  const size_t n = std::min<size_t>(pending_count_, kPipeline);
+  for (size_t k = pending_count_ - n; k < pending_count_; ++k) {
+    Pending& p = pending_[k % kPipeline];
+    table(p.table).add_hashed(p.path, p.hash, Bytes(p.digest, p.length));
+  }
+  pending_count_ = 0;
+}
+
 Result<RuntimePolicyPtr> RuntimePolicyBuilder::finish() {
+  flush();
   const auto& ex = policy_->excludes_;
   if (!ex.empty()) {
     for (size_t i = 0; i < ex.size(); ++i) {
@@ -519,6 +551,7 @@ Status parse_digest_object(value v, DigestTable table, RuntimePolicyBuilder& b,
     if (i == 0) {
       IRONROOT_RETURN_IF_ERROR(b.add_path(table, path, where + "[" + json_quoted(path) + "]"));
     }
+    if (path.data() == escaped_path.data()) b.flush();  // the buffer is reused for the next key
   }
   return {};
 }
