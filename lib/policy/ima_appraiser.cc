@@ -192,8 +192,21 @@ Result<ImaAppraisalResult> ImaAppraiser::appraise(Bytes list, uint64_t first_ind
   std::optional<Error> error;
   const RuntimePolicy& policy = *policy_;
 
-  auto fail = [&](const ima::Entry& e, uint64_t index, std::string reason, DigestTable table,
-                  bool with_allowed) {
+  // An entry's policy lookup runs one entry late: its table slot is prefetched first, and the
+  // miss overlaps with reading the next entry. `Pending` keeps what a failure message needs.
+  struct Pending {
+    bool active = false;
+    bool buffer = false;
+    uint64_t index = 0, line = 0;
+    uint32_t pcr = 0;
+    std::string template_name, path, digest_algo;
+    std::vector<uint8_t> digest;
+  } pending;
+
+  auto fail_fields = [&](uint64_t index, uint64_t line, uint32_t pcr,
+                         std::string_view template_name, std::string_view path,
+                         std::string_view digest_algo, Bytes digest, std::string reason,
+                         DigestTable table, bool with_allowed) {
     ++result.failure_count;
     ++next.failure_count;
     if (result.failures.size() >= options_.max_kept_failures &&
@@ -202,15 +215,50 @@ Result<ImaAppraisalResult> ImaAppraiser::appraise(Bytes list, uint64_t first_ind
     }
     ImaFailure f;
     f.index = index;
-    f.line = e.line;
-    f.pcr = e.pcr;
-    f.template_name = printable(e.template_name);
-    f.path = printable(e.path);
-    f.digest = digest_text(e.digest_algo, e.digest);
+    f.line = line;
+    f.pcr = pcr;
+    f.template_name = printable(template_name);
+    f.path = printable(path);
+    f.digest = digest_text(digest_algo, digest);
     f.reason = std::move(reason);
-    if (with_allowed) f.allowed = policy.allowed_hex(table, e.path);
+    if (with_allowed) f.allowed = policy.allowed_hex(table, path);
     if (result.failures.size() < options_.max_kept_failures) result.failures.push_back(f);
     if (next.failures.size() < options_.max_kept_failures) next.failures.push_back(std::move(f));
+  };
+  auto fail = [&](const ima::Entry& e, uint64_t index, std::string reason, DigestTable table,
+                  bool with_allowed) {
+    fail_fields(index, e.line, e.pcr, e.template_name, e.path, e.digest_algo, e.digest,
+                std::move(reason), table, with_allowed);
+  };
+  auto check_pending = [&] {
+    if (!pending.active) return;
+    pending.active = false;
+    RuntimeVerdict v;
+    DigestTable table = DigestTable::kFiles;
+    if (pending.buffer) {
+      v = policy.check_buffer(pending.path, pending.digest);
+      if (is_failure(v)) {
+        table = policy.allowed_hex(DigestTable::kKeyrings, pending.path, 1).empty()
+                    ? DigestTable::kImaBuf
+                    : DigestTable::kKeyrings;
+      }
+    } else {
+      v = policy.check_file(pending.path, pending.digest);
+    }
+    switch (v) {
+      case RuntimeVerdict::kAllowed: break;
+      case RuntimeVerdict::kExcluded:
+        ++result.excluded;
+        ++next.excluded;
+        break;
+      case RuntimeVerdict::kIgnored: ++result.ignored; break;
+      case RuntimeVerdict::kUnknownPath:
+      case RuntimeVerdict::kDigestNotAllowed:
+        fail_fields(pending.index, pending.line, pending.pcr, pending.template_name, pending.path,
+                    pending.digest_algo, pending.digest, runtime_verdict_name(v), table,
+                    v == RuntimeVerdict::kDigestNotAllowed);
+        break;
+    }
   };
 
   Status walk = ima::for_each_entry(list, options_.parse, [&](const ima::Entry& e) {
@@ -219,6 +267,8 @@ Result<ImaAppraisalResult> ImaAppraiser::appraise(Bytes list, uint64_t first_ind
       ++result.skipped;
       return true;
     }
+    policy.prefetch(e.path);
+    check_pending();  // the previous entry, before this one can add failures
     ++result.appraised;
     ++next.entries;
     const bool violation = e.is_violation();
@@ -281,34 +331,18 @@ Result<ImaAppraisalResult> ImaAppraiser::appraise(Bytes list, uint64_t first_ind
            DigestTable::kFiles, false);
       return true;
     }
-    RuntimeVerdict v;
-    DigestTable table = DigestTable::kFiles;
-    if (e.kind == ima::Template::kImaBuf || !e.buffer.empty()) {
-      v = policy.check_buffer(e.path, e.digest);
-      if (is_failure(v) && policy.allowed_hex(DigestTable::kKeyrings, e.path, 1).empty()) {
-        table = DigestTable::kImaBuf;
-      } else if (is_failure(v)) {
-        table = DigestTable::kKeyrings;
-      }
-    } else {
-      v = policy.check_file(e.path, e.digest);
-    }
-    switch (v) {
-      case RuntimeVerdict::kAllowed: break;
-      case RuntimeVerdict::kExcluded:
-        ++result.excluded;
-        ++next.excluded;
-        break;
-      case RuntimeVerdict::kIgnored: ++result.ignored; break;
-      case RuntimeVerdict::kUnknownPath:
-        fail(e, index, runtime_verdict_name(v), table, false);
-        break;
-      case RuntimeVerdict::kDigestNotAllowed:
-        fail(e, index, runtime_verdict_name(v), table, true);
-        break;
-    }
+    pending.active = true;
+    pending.buffer = e.kind == ima::Template::kImaBuf || !e.buffer.empty();
+    pending.index = index;
+    pending.line = e.line;
+    pending.pcr = e.pcr;
+    pending.template_name.assign(e.template_name);
+    pending.path.assign(e.path);
+    pending.digest_algo.assign(e.digest_algo);
+    pending.digest.assign(e.digest.begin(), e.digest.end());
     return true;
   });
+  if (walk) check_pending();
   if (error) return *std::move(error);
   if (!walk) return std::move(walk).error();
   state_ = std::move(next);

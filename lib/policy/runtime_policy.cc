@@ -699,6 +699,10 @@ RuntimeVerdict verdict(internal::DigestIndex::Lookup l) {
 }
 }  // namespace
 
+void RuntimePolicy::prefetch(std::string_view path) const {
+  files_->hash_and_prefetch(path);
+}
+
 RuntimeVerdict RuntimePolicy::check_file(std::string_view path, Bytes digest) const {
   auto l = files_->find(path, digest);
   // Excludes are looked at only for entries that would fail: a regex costs more than a probe.

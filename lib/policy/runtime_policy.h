@@ -93,6 +93,9 @@ class RuntimePolicy {
   // An ima-buf entry named `name` (a keyring such as ".ima", or a buffer name).
   RuntimeVerdict check_buffer(std::string_view name, Bytes digest) const;
   bool is_excluded(std::string_view path) const;
+  // Starts loading the table slot for `path` into the cache; a check_file() on it a little
+  // later then waits less (appraisal overlaps the miss with reading the next entry).
+  void prefetch(std::string_view path) const;
   // The digests allowed for `path` in `table` (hex), for failure messages. Empty if unknown.
   std::vector<std::string> allowed_hex(DigestTable table, std::string_view path,
                                        size_t limit = 8) const;
