@@ -1,0 +1,1 @@
+ironroot_fuzz(ear_fuzz ear_fuzz.cc ironroot::ear)
