@@ -72,6 +72,7 @@ struct SensorArgs {
   std::vector<std::string> host_flows;
   uint64_t window_ms = 2000;
   double idle_timeout_s = 60;
+  size_t max_flows = size_t{1} << 20;
   bool no_signatures = false;
 };
 
@@ -186,6 +187,7 @@ int run_sensor(const SensorArgs& a) {
   opts.reconcile.window_ns = a.window_ms * 1'000'000ULL;
   opts.table.idle_timeout_ns = static_cast<uint64_t>(a.idle_timeout_s * 1e9);
   opts.signatures = !a.no_signatures;
+  opts.table.capacity = a.max_flows;
   LineWriter out;
   if (Status s = out.open(a.out); !s) {
     print_error(s.error().message());
@@ -408,6 +410,10 @@ void add_sensor_commands(CLI::App& app, int* exit_code) {
                   "How far apart in time a host record and a wire flow may be and still match")
       ->capture_default_str();
   cmd->add_option("--idle-timeout", sa.idle_timeout_s, "Seconds without packets that end a flow")
+      ->capture_default_str();
+  cmd->add_option("--max-flows", sa.max_flows,
+                  "Flow table slots per thread (a power of two; 7/8 usable; ~170 bytes each)")
+      ->check(CLI::Range(size_t{16}, size_t{1} << 26))
       ->capture_default_str();
   cmd->add_flag("--no-signatures", sa.no_signatures,
                 "Only reconciliation findings (no RMCP / AMT signature findings)");

@@ -58,21 +58,22 @@ table inet ironroot_test {
 NFT
 
 # Servers on the wire side: HTTP and UDP echo; on the host: an HTTP server others connect to.
-inS python3 -m http.server 8080 --bind $SIP >/dev/null 2>&1 & pids+=($!)
-inH python3 -m http.server 8000 --bind $HIP >/dev/null 2>&1 & pids+=($!)
-inS python3 - $SIP >/dev/null 2>&1 <<'PY' & pids+=($!)
+ip netns exec "$S" python3 -m http.server 8080 --bind $SIP >/dev/null 2>&1 & pids+=($!)
+ip netns exec "$H" python3 -m http.server 8000 --bind $HIP >/dev/null 2>&1 & pids+=($!)
+ip netns exec "$S" python3 - $SIP >/dev/null 2>&1 <<'PY' & pids+=($!)
 import socket, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 5353))
 while True:
     d, a = s.recvfrom(2048); s.sendto(d, a)
 PY
 
-inH "$BIN" sensor host-flows --follow --host h1 --snapshot-ms 1000 --out "$W/host.jsonl" \
-  2>"$W/host-flows.err" & pids+=($!)
+ip netns exec "$H" "$BIN" sensor host-flows --follow --host h1 --snapshot-ms 1000 \
+  --out "$W/host.jsonl" >/dev/null 2>"$W/host-flows.err" & pids+=($!)
 for _ in $(seq 50); do [ -s "$W/host.jsonl" ] && break; sleep 0.1; done
 [ -s "$W/host.jsonl" ] || fail "host-flows wrote nothing: $(cat "$W/host-flows.err")"
-inS "$BIN" sensor --interface "$VS" --threads 2 --host "h1=$HMAC,$HIP" --host-flows "$W/host.jsonl" \
-  --window-ms 1500 --idle-timeout 5 --json --out "$W/findings.jsonl" 2>"$W/sensor.err" & pids+=($!)
+ip netns exec "$S" "$BIN" sensor --interface "$VS" --threads 2 --host "h1=$HMAC,$HIP" \
+  --host-flows "$W/host.jsonl" --window-ms 1500 --idle-timeout 5 --max-flows 65536 --json \
+  --out "$W/findings.jsonl" >/dev/null 2>"$W/sensor.err" & pids+=($!)
 sensor_pid=$!
 sleep 1
 kill -0 $sensor_pid 2>/dev/null || fail "sensor died: $(cat "$W/sensor.err")"
