@@ -475,8 +475,12 @@ void apply_text_structure(const TextStructure& t, SmbiosInfo& info) {
         if (type.empty()) type = t.get("Interface Type");
         info.host_interface_types.push_back(type);
       }
+      // dmidecode 3.2 nests the protocol records, 3.4 prints them as fields.
       for (const auto& n : t.nested) {
         if (starts_with(n, "Protocol ID: 04")) info.redfish_over_ip = true;
+      }
+      for (const auto& [k, v] : t.fields) {
+        if (k == "Protocol ID" && starts_with(v, "04")) info.redfish_over_ip = true;
       }
       break;
     case 43: {
