@@ -37,17 +37,34 @@ class Envelope {
     render();
     return json_;
   }
+  const std::string& uid() {
+    render();
+    return uid_;
+  }
+  const std::string& dedup_key() {
+    render();
+    return dedup_key_;
+  }
 
  private:
   void render() {
     std::call_once(once_, [this] {
-      json_ = to_ocsf(finding);
+      dedup_key_ = finding.dedup_key();
+      uid_ = finding.uid_override.empty()
+                 ? dedup_key_ + "-" + std::to_string(finding.evidence_generation)
+                 : finding.uid_override;
+      Finding keyed = finding;  // so that to_ocsf does not hash again
+      keyed.dedup_key_override = dedup_key_;
+      keyed.uid_override = uid_;
+      json_ = to_ocsf(keyed);
       text_ = json_.dump();
     });
   }
   std::once_flag once_;
   nlohmann::json json_;
   std::string text_;
+  std::string uid_;
+  std::string dedup_key_;
 };
 
 struct Item {
@@ -227,14 +244,14 @@ class Target {
     return abandon_;
   }
 
-  Outcome base(const Envelope* env, const std::string& key) const {
+  Outcome base(Envelope* env, const std::string& key) const {
     Outcome o;
     o.target = target_;
     o.remediation = remediation();
     o.idempotency_key = key;
     if (env != nullptr) {
-      o.finding_uid = env->finding.uid();
-      o.dedup_key = env->finding.dedup_key();
+      o.finding_uid = env->uid();
+      o.dedup_key = env->dedup_key();
       o.host_id = env->finding.host_id;
     }
     return o;
@@ -270,7 +287,7 @@ class Target {
       emit(o);
       return;
     }
-    const std::string dedup = f.dedup_key();
+    const std::string& dedup = env.dedup_key();
     if (remediation()) {
       if (done_keys_.count(item.idempotency_key) != 0) {
         skip(env, item, "already done for this evidence generation", OutcomeStatus::kAlreadyDone);

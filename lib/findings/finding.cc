@@ -75,7 +75,8 @@ int64_t to_unix_ms(std::chrono::system_clock::time_point t) {
 
 std::string Finding::dedup_key() const {
   if (!dedup_key_override.empty()) return dedup_key_override;
-  crypto::Hasher h(crypto::HashAlg::kSha256);
+  // One context per thread: fetching the algorithm is the expensive part, not the hashing.
+  thread_local crypto::Hasher h(crypto::HashAlg::kSha256);
   h.init();
   add_field(h, kind_name(kind));
   add_field(h, host_id);
@@ -97,7 +98,10 @@ std::string Finding::uid() const {
 nlohmann::json to_ocsf(const Finding& f) {
   using nlohmann::json;
   const int64_t ms = to_unix_ms(f.time);
-  const std::string uid = f.uid();
+  const std::string dedup_key = f.dedup_key();
+  const std::string uid = f.uid_override.empty()
+                              ? dedup_key + "-" + std::to_string(f.evidence_generation)
+                              : f.uid_override;
   const auto activity_id = static_cast<int>(f.activity);
   const bool closed = f.activity == Activity::kClose;
 
@@ -168,7 +172,7 @@ nlohmann::json to_ocsf(const Finding& f) {
   if (f.extra.is_object()) unmapped = f.extra;
   unmapped["ironroot"] = {
       {"kind", kind_name(f.kind)},
-      {"dedup_key", f.dedup_key()},
+      {"dedup_key", dedup_key},
       {"evidence_generation", f.evidence_generation},
   };
   out["unmapped"] = std::move(unmapped);

@@ -1,8 +1,12 @@
 #include <openssl/evp.h>
 
 #include <array>
+#include <atomic>
 #include <charconv>
+#include <condition_variable>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include "core/hex.h"
 #include "crypto/digest.h"
@@ -25,16 +29,34 @@ std::string hmac_hex(std::string_view secret, std::string_view data) {
   return to_hex(Bytes(mac.data(), len));
 }
 
+// lib/net's HttpsClient is synchronous, and its timeout does not bound a synchronous read: a
+// server that accepts and never answers would hold the worker for ever. So each request runs on
+// its own short-lived thread and deliver() waits at most the timeout (plus a second); a request
+// that does not come back is left to finish on its own, with its connection, and counted.
+struct PendingCall {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<net::Response>> result;
+  bool abandoned = false;  // deliver() stopped waiting; the thread un-counts itself when done
+};
+
 class WebhookSink final : public Sink {
  public:
+  static constexpr int kMaxHung = 4;
+
   WebhookSink(WebhookConfig config, WebhookUrl url)
       : config_(std::move(config)), url_(std::move(url)) {}
 
   Attempt deliver(const Delivery& d) override {
+    if (hung_->load() >= kMaxHung) {
+      return {AttemptResult::kRetryable, std::to_string(hung_->load()) + " earlier requests to " +
+                                             url_.host + ":" + std::to_string(url_.port) +
+                                             " still hang"};
+    }
     if (!client_) {
       const int seconds =
           static_cast<int>(std::max<int64_t>(1, (config_.timeout.count() + 999) / 1000));
-      client_ = std::make_unique<net::HttpsClient>(
+      client_ = std::make_shared<net::HttpsClient>(
           url_.host, url_.port,
           net::TlsClientConfig{config_.ca_pem, config_.cert_pem, config_.key_pem,
                                config_.server_name},
@@ -51,8 +73,38 @@ class WebhookSink final : public Sink {
     // Receivers can drop repeats: the same key means the same condition (or the same action).
     headers["Idempotency-Key"] =
         d.idempotency_key.empty() ? d.finding.dedup_key() : d.idempotency_key;
-    auto r = client_->request("POST", url_.path, d.body, headers);
-    if (!r) return {AttemptResult::kRetryable, r.error().message()};
+
+    auto call = std::make_shared<PendingCall>();
+    std::thread([call, client = client_, hung = hung_, path = url_.path, body = d.body,
+                 headers = std::move(headers)] {
+      auto r = client->request("POST", path, body, headers);
+      std::lock_guard<std::mutex> l(call->mu);
+      call->result.emplace(std::move(r));
+      if (call->abandoned) --*hung;
+      call->cv.notify_all();
+    }).detach();
+
+    const auto deadline =
+        std::chrono::steady_clock::now() + config_.timeout + std::chrono::seconds(1);
+    std::unique_lock<std::mutex> l(call->mu);
+    while (!call->result && !cancel_.load() && std::chrono::steady_clock::now() < deadline)
+      call->cv.wait_for(l, std::chrono::milliseconds(50));
+    if (!call->result) {
+      // The thread still owns the client; the next attempt gets a fresh connection.
+      client_.reset();
+      call->abandoned = true;
+      ++*hung_;
+      return {AttemptResult::kRetryable,
+              cancel_.load() ? std::string("cancelled")
+                             : "no answer from " + url_.host + ":" + std::to_string(url_.port) +
+                                   " within " + std::to_string(config_.timeout.count()) + " ms"};
+    }
+    Result<net::Response> r = std::move(*call->result);
+    l.unlock();
+    if (!r) {
+      client_.reset();
+      return {AttemptResult::kRetryable, r.error().message()};
+    }
     const int s = r->status;
     std::string detail = "HTTP " + std::to_string(s);
     if (s >= 200 && s < 300) return {AttemptResult::kDelivered, detail};
@@ -61,10 +113,14 @@ class WebhookSink final : public Sink {
     return {AttemptResult::kPermanent, detail};
   }
 
+  void cancel() override { cancel_.store(true); }
+
  private:
   WebhookConfig config_;
   WebhookUrl url_;
-  std::unique_ptr<net::HttpsClient> client_;  // created on the delivering thread
+  std::shared_ptr<net::HttpsClient> client_;  // used by one request thread at a time
+  std::atomic<bool> cancel_{false};
+  std::shared_ptr<std::atomic<int>> hung_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace

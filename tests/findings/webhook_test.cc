@@ -1,8 +1,12 @@
 // A real HTTPS server (lib/net) receives the webhooks and checks their signatures with its own
 // OpenSSL HMAC call.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -51,7 +55,9 @@ class WebhookTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.error().message();
     server_ = std::move(*s);
   }
-  void TearDown() override { server_->stop(); }
+  void TearDown() override {
+    if (server_) server_->stop();
+  }
 
   WebhookConfig webhook() {
     WebhookConfig w;
@@ -164,6 +170,7 @@ TEST_F(WebhookTest, ConnectionRefusedIsRetried) {
   auto w = webhook();
   const uint16_t port = server_->port();
   server_->stop();
+  server_.reset();  // closes the listening socket: connections are refused
   DispatcherConfig c;
   SinkSpec s;
   s.name = "down";
@@ -179,6 +186,31 @@ TEST_F(WebhookTest, ConnectionRefusedIsRetried) {
   ASSERT_TRUE(outcomes_.wait_count("sink:down", OutcomeStatus::kFailed, 1));
   EXPECT_EQ(outcomes_.count("sink:down", OutcomeStatus::kRetrying), 2u);
   EXPECT_NE(outcomes_.snapshot().back().detail.find(std::to_string(port)), std::string::npos);
+}
+
+// A listener that completes TCP handshakes (the kernel does) but never speaks TLS: the sink must
+// give up at its timeout instead of hanging the worker.
+TEST(WebhookSink, SilentServerTimesOut) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const auto tls = TlsIdentity::make();
+  auto sink =
+      make_webhook_sink({.url = "https://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/",
+                         .ca_pem = tls.ca_pem,
+                         .timeout = std::chrono::milliseconds(200)});
+  ASSERT_TRUE(sink.ok());
+  const Finding f = sample_finding();
+  const std::string body = "{}";
+  const Attempt a = (*sink)->deliver({.finding = f, .body = body});
+  EXPECT_EQ(a.result, AttemptResult::kRetryable);
+  EXPECT_NE(a.detail.find("no answer"), std::string::npos) << a.detail;
+  ::close(fd);  // the abandoned request now fails and its thread ends
 }
 
 TEST(WebhookSignature, VerifyAcceptsOwnAndRejectsTampered) {
