@@ -108,6 +108,11 @@ Result<PolicyPtr> load_json(std::string_view json, const PolicyLimits& limits,
       saw_digests = saw_digests || key == "digests";
     }
   }
+  // Whatever follows the top-level object ("{...}}", "{...} x") makes the document invalid.
+  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return malformed("policy: content after the JSON document at offset " +
+                     std::to_string(rest - padded.data()));
+  }
   if (ironroot) {
     if (keylime_members) {
       return malformed(
@@ -171,6 +176,7 @@ Result<PolicyPtr> load_policy(Bytes document, std::string_view exclude_list,
     }
     return load_json(text, limits, format);
   }
+  if (first == std::string_view::npos) return malformed("policy: the document is empty");
   auto out = std::make_shared<Policy>();
   IRONROOT_ASSIGN_OR_RETURN(out->runtime,
                             RuntimePolicy::load_allowlist(text, exclude_list, limits.runtime));

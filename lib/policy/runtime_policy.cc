@@ -818,8 +818,13 @@ Result<RuntimePolicyPtr> RuntimePolicy::load_keylime_json(std::string_view json,
     if (!recognised) IRONROOT_RETURN_IF_ERROR(internal::skip_value(v, limits, k));
     if (k == "digests") saw_digests = true;
   }
-  if (!saw_digests)
+  if (const char* rest = nullptr; doc.current_location().get(rest) == simdjson::SUCCESS) {
+    return malformed("runtime policy: content after the JSON document at offset " +
+                     std::to_string(rest - padded.data()));
+  }
+  if (!saw_digests) {
     return malformed("runtime policy: no \"digests\" member (not a Keylime policy)");
+  }
   return b.finish();
 }
 

@@ -341,6 +341,9 @@ TEST(RuntimePolicy, BadPoliciesAreRefused) {
   expect_refused("{\"digests\": {}, \"meta\": {\"version\": 2}}", "meta.version");
   expect_refused("{\"meta\": {\"version\": 1}}", "no \"digests\"");
   expect_refused("[1, 2]", "not a JSON object");
+  expect_refused("{\"digests\": {}}}", "content after the JSON document at offset 15");
+  expect_refused("  \n", "the document is empty");
+  EXPECT_FALSE(RuntimePolicy::load_keylime_json("{\"digests\": {}} {}"));
   expect_refused("{\"ironroot_policy\": 1, \"digests\": {}}", "under \"runtime\"");
   expect_refused(
       "{\"ironroot_policy\": 1, \"measured_boot\": {\"allowed_digests\": {\"bios\": []}}}",
