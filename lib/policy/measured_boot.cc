@@ -73,7 +73,7 @@ struct LogFacts {
   std::optional<bool> secure_boot;
   int64_t secure_boot_event = -1;
   std::map<std::string, std::vector<std::string>> keys;  // "PK"/"KEK"/"db"/"dbx" -> sha256
-  std::map<std::string, bool> keys_seen;
+  std::map<std::string, std::pair<int64_t, uint64_t>> key_events;  // variable -> event, offset
   std::vector<std::pair<el::Event, std::string>> cmdlines;
   std::map<uint32_t, std::string> pcrs;  // replayed, hex
 };
@@ -142,7 +142,7 @@ Result<LogFacts> read_facts(Bytes log, crypto::HashAlg bank) {
         facts.secure_boot_event = ev.number;
       } else if (var->name == "PK" || var->name == "KEK" || var->name == "db" ||
                  var->name == "dbx") {
-        facts.keys_seen[var->name] = true;
+        facts.key_events[var->name] = {ev.number, ev.offset};
         auto& list = facts.keys[var->name];
         auto lists = el::parse_signature_lists(var->data, ev.offset);
         if (!lists) {
@@ -582,6 +582,10 @@ Result<MeasuredBootResult> check_measured_boot(const MeasuredBootPolicy& policy,
           general(std::string(var) + " holds an entry the policy does not allow (sha256 " + k +
                   ")");
           r.failures.back().digest = k;
+          if (auto e = f.key_events.find(var); e != f.key_events.end()) {
+            r.failures.back().event = e->second.first;
+            r.failures.back().offset = e->second.second;
+          }
         }
       }
     };
@@ -603,6 +607,10 @@ Result<MeasuredBootResult> check_measured_boot(const MeasuredBootPolicy& policy,
       if (missing) {
         general("dbx lacks " + std::to_string(missing) + " required revocation(s), first " + first);
         r.failures.back().digest = first;
+        if (auto e = f.key_events.find("dbx"); e != f.key_events.end()) {
+          r.failures.back().event = e->second.first;
+          r.failures.back().offset = e->second.second;
+        }
       }
     }
   }
