@@ -262,6 +262,12 @@ Verdict appraise(const store::HostRecord& host, const Challenge& challenge,
         base = host.ima_entries;
       }
     }
+    // The whole list (offset 0) is always checkable: PCR 10 starts from zero at boot. The
+    // verifier asks for it when the whole list must be appraised again (a new runtime policy).
+    if (evidence.ima_offset == 0) {
+      start = Digest::zero(challenge.bank);
+      base = 0;
+    }
     if (evidence.ima_offset != base) {
       reasons.push_back("IMA entries sent from " + std::to_string(evidence.ima_offset) +
                         ", expected from " + std::to_string(base) +

@@ -19,9 +19,12 @@
 #include "core/log.h"
 #include "crypto/base64.h"
 #include "crypto/pki.h"
+#include "ear/ear.h"
+#include "ear/jwt.h"
 #include "findings/config.h"
 #include "findings/dispatcher.h"
 #include "net/http.h"
+#include "policy/policy.h"
 #include "store/store.h"
 #include "tpm2/credential.h"
 #include "tpm2/ekcert.h"
@@ -162,6 +165,7 @@ struct OutstandingChallenge {
 };
 
 constexpr size_t kMaxPending = 10000;
+constexpr const char* kPolicyName = "policy";  // the store's name for the policy document
 
 class VerifierImpl final : public Verifier {
  public:
@@ -204,6 +208,15 @@ class VerifierImpl final : public Verifier {
     IRONROOT_RETURN_IF_ERROR(init_principals(d));
     IRONROOT_RETURN_IF_ERROR(init_audit_log(d));
     IRONROOT_RETURN_IF_ERROR(init_findings(d));
+    IRONROOT_RETURN_IF_ERROR(init_results(d));
+    if (auto doc = store_->reference(kPolicyName); doc && *doc) {
+      // The approved policy document in force; a document that no longer loads is an error to
+      // fix, not a reason to run without it.
+      auto p = policy::load_policy(
+          Bytes(reinterpret_cast<const uint8_t*>((*doc)->data()), (*doc)->size()));
+      if (!p) return std::move(p).error().with_context("the approved policy in the store");
+      policy_ = std::move(*p);
+    }
     for (const auto& p : opts_.ek_ca_paths) {
       auto st = ek_cas_.add_path(p);
       if (!st) return std::move(st).error().with_context("EK CA bundle");
@@ -294,6 +307,64 @@ class VerifierImpl final : public Verifier {
     auto started = record("verifier.started", "", "", json{{"entries", journal_->size()}});
     if (!started) return std::move(started).error();
     return {};
+  }
+
+  // Attestation results are EARs signed with this verifier's own Ed25519 key (ear.key); relying
+  // parties fetch the public half as a JWKS from /v1/keys.
+  Status init_results(const std::string& d) {
+    IRONROOT_ASSIGN_OR_RETURN(
+        std::string pem, load_or_create(d + "ear.key", []() -> Result<std::string> {
+          IRONROOT_ASSIGN_OR_RETURN(ear::SigningKey k, ear::SigningKey::generate(ear::Alg::kEdDSA));
+          return k.private_pem();
+        }));
+    IRONROOT_ASSIGN_OR_RETURN(ear::SigningKey key, ear::SigningKey::load_pem(pem));
+    ear_key_ = std::make_unique<ear::SigningKey>(std::move(key));
+    IRONROOT_RETURN_IF_ERROR(write_private_file(d + kResultKeysFile, ear_key_->jwks()));
+    ::chmod((d + kResultKeysFile).c_str(), 0644);
+    return {};
+  }
+
+  // The EAR for one appraisal: a submod "tpm" with the AR4SI vector.
+  std::string sign_result(const HostRecord& h, const Verdict& v, const Challenge& ch,
+                          const std::optional<bool>& boot_policy_ok,
+                          const std::optional<bool>& runtime_ok) {
+    ear::Appraisal a;
+    using ear::Claim;
+    namespace c = ear::codes;
+    a.vector.set(Claim::kInstanceIdentity,
+                 v.evidence_valid ? c::kTrustworthyInstance : c::kCryptoValidationFailed);
+    if (v.evidence_valid) {
+      const bool config_ok = v.trusted || (boot_policy_ok && *boot_policy_ok);
+      a.vector.set(Claim::kConfiguration, config_ok ? c::kApprovedConfig : c::kUnsupportableConfig);
+      if (boot_policy_ok)
+        a.vector.set(Claim::kExecutables,
+                     *boot_policy_ok ? c::kApprovedBoot : c::kContraindicatedRuntime);
+      if (runtime_ok)
+        a.vector.set(Claim::kExecutables,
+                     *runtime_ok ? c::kApprovedRuntime : c::kContraindicatedRuntime);
+      // A TPM whose EK chains to a manufacturer CA is genuine hardware; one admitted without a
+      // certificate is not recognised.
+      a.vector.set(Claim::kHardware,
+                   h.ek_certificate.empty() ? c::kUnrecognizedHardware : c::kGenuineHardware);
+    }
+    a.status = a.derived_status();
+    if (h.quarantined) a.status = ear::Tier::kContraindicated;
+    a.policy_id = policy_ ? "ironroot:policy" : "ironroot:references";
+    a.reasons = h.reasons;
+    if (h.quarantined) a.reasons.push_back("quarantined: " + h.quarantine_reason);
+    ear::Ear e;
+    e.iat = now_ms() / 1000;
+    e.verifier_id = {"ironroot", "ironroot 0.1.0"};
+    e.nonce = ch.nonce;
+    e.submods["tpm"] = std::move(a);
+    e.other["ironroot.host"] = h.id;
+    auto jwt = ear::sign_ear(e, *ear_key_);
+    if (!jwt) {
+      log::error("cannot sign the attestation result",
+                 {{"host", h.id}, {"error", jwt.error().message()}});
+      return "";
+    }
+    return *jwt;
   }
 
   // Findings leave through the dispatcher (sinks, remediation); every delivery and remediation
@@ -436,6 +507,9 @@ class VerifierImpl final : public Verifier {
         return fail(400, "the body is not a JSON object");
     }
     if (seg[1] == "health" && seg.size() == 2) return reply(200, json{{"status", "ok"}});
+    // The public keys that verify this verifier's attestation results: public by nature.
+    if (seg[1] == "keys" && seg.size() == 2 && r.method == "GET")
+      return Response{200, "application/jwk-set+json", ear_key_->jwks(), {}};
     if (seg[1] == "enrollments") {
       if (seg.size() == 2 && r.method == "POST") return enroll(body);
       if (seg.size() == 4 && seg[3] == "activate" && r.method == "POST")
@@ -466,6 +540,7 @@ class VerifierImpl final : public Verifier {
       if (seg.size() == 3 && r.method == "DELETE") return delete_host(seg[2], p);
       if (seg.size() == 4 && seg[3] == "admission" && read) return admission(seg[2]);
       if (seg.size() == 4 && seg[3] == "events" && read) return host_events(seg[2]);
+      if (seg.size() == 4 && seg[3] == "result" && read) return host_result(seg[2]);
       if (seg.size() == 4 && seg[3] == "release" && r.method == "POST")
         return release(seg[2], p, body);
       return fail(405, "method not allowed on " + r.path);
@@ -473,12 +548,17 @@ class VerifierImpl final : public Verifier {
     if (seg[1] == "policy") {
       if (read && !p.has(Role::kViewer)) return forbidden(p, Role::kViewer);
       if (seg.size() == 3 && seg[2] == "references" && read) return get_references();
+      if (seg.size() == 3 && seg[2] == "document" && read) return get_policy_document();
       if (seg.size() == 3 && seg[2] == "changes" && read) return list_changes("");
       if (seg.size() == 4 && seg[2] == "changes" && read) return list_changes(seg[3]);
       if (seg.size() == 3 && (seg[2] == "capture" || seg[2] == "references") && !read) {
         if (!p.has(Role::kPolicyAuthor)) return forbidden(p, Role::kPolicyAuthor);
         if (seg[2] == "capture" && r.method == "POST") return capture(body, p);
         if (seg[2] == "references" && r.method == "PUT") return set_references(body, p);
+      }
+      if (seg.size() == 3 && seg[2] == "document" && r.method == "PUT") {
+        if (!p.has(Role::kPolicyAuthor)) return forbidden(p, Role::kPolicyAuthor);
+        return set_policy_document(r.body, p);
       }
       if (seg.size() == 5 && seg[2] == "changes" && r.method == "POST" &&
           (seg[4] == "approve" || seg[4] == "reject")) {
@@ -651,7 +731,7 @@ class VerifierImpl final : public Verifier {
     c.challenge.nonce = crypto::random_bytes(32);
     c.challenge.bank = opts_.bank;
     c.challenge.pcr_mask = opts_.pcr_mask;
-    c.challenge.ima_offset = h->ima_entries;
+    c.challenge.ima_offset = needs_full_ima_list(*h) ? 0 : h->ima_entries;
     c.expires_ms = now_ms() + std::max(30'000, 5 * opts_.interval_ms);
     json pcrs = json::array();
     for (uint32_t i = 0; i < 24; ++i) {
@@ -727,8 +807,20 @@ class VerifierImpl final : public Verifier {
       auto parsed = References::from_json(**doc);
       if (parsed) refs = std::move(*parsed);
     }
+    policy::PolicyPtr pol = current_policy();
+    // A measured-boot policy judges the log event by event; PCR reference values are then an
+    // extra requirement only where they exist.
+    if (!refs && pol && pol->measured_boot) {
+      refs.emplace();
+      refs->name = "none (measured-boot policy in force)";
+      refs->bank = ch.bank;
+    }
     Verdict v = appraise(*h, ch, ev, refs ? &*refs : nullptr);
     HostRecord& host = *h;
+    std::optional<bool> boot_ok, runtime_ok;
+    std::vector<policy::ImaFailure> new_ima_failures;
+    if (v.evidence_valid && pol)
+      apply_policy(*pol, host, ev, v, &boot_ok, &runtime_ok, &new_ima_failures);
     int64_t now = now_ms();
     HostState old_state = host.state;
     if (v.evidence_valid) {
@@ -783,15 +875,109 @@ class VerifierImpl final : public Verifier {
                         {"to", store::host_state_name(host.state)},
                         {"allowed", admitted(host)}});
     }
+    host.result_jwt = sign_result(host, v, ch, boot_ok, runtime_ok);
     if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
     if (host.state == HostState::kUntrusted && old_state != HostState::kUntrusted &&
         old_state != HostState::kEnrolling)
       report_finding(untrusted_finding(host, old_state, findings::Severity::kHigh));
+    if (!new_ima_failures.empty()) report_finding(ima_finding(host, new_ima_failures));
     return reply(200, json{{"state", store::host_state_name(host.state)},
                            {"reasons", host.reasons},
                            {"allowed", admitted(host)},
                            {"log_index", *index},
                            {"interval_ms", opts_.interval_ms}});
+  }
+
+  // ---- the approved policy: measured boot event by event, IMA against a runtime policy -------
+  policy::PolicyPtr current_policy() {
+    std::lock_guard lock(policy_ptr_mu_);
+    return policy_;
+  }
+
+  // The runtime policy's appraisal is behind the host's list (a policy approved since, or
+  // replaced): the agent must send the whole list once.
+  bool needs_full_ima_list(const HostRecord& h) {
+    policy::PolicyPtr pol = current_policy();
+    if (!pol || !pol->runtime || h.ima_entries == 0) return false;
+    auto st = policy::ImaAppraisalState::deserialize(h.ima_policy_state);
+    return !st || st->entries < h.ima_entries || st->policy_sha256 != pol->runtime->source_sha256();
+  }
+
+  // Adds the policy's verdicts to `v` and advances the host's incremental IMA appraisal.
+  void apply_policy(const policy::Policy& pol, HostRecord& host, const Evidence& ev, Verdict& v,
+                    std::optional<bool>* boot_ok, std::optional<bool>* runtime_ok,
+                    std::vector<policy::ImaFailure>* new_failures) {
+    if (pol.measured_boot) {
+      auto mb = policy::check_event_log(pol, ev.event_log);
+      if (!mb) {
+        v.reasons.push_back("measured-boot policy: " + mb.error().message());
+        *boot_ok = false;
+      } else {
+        *boot_ok = mb->ok();
+        for (size_t i = 0; i < mb->failures.size() && i < 10; ++i) {
+          const auto& f = mb->failures[i];
+          v.reasons.push_back("measured-boot policy: event " + std::to_string(f.event) + " (" +
+                              f.type + ", PCR " + std::to_string(f.pcr) + ", " + f.stage +
+                              "): " + f.reason);
+        }
+      }
+    }
+    if (pol.runtime) {
+      policy::ImaAppraisalState state;
+      // A reboot starts a new list; a whole list (offset 0) or another policy starts afresh.
+      if (!v.rebooted && ev.ima_offset != 0 && !host.ima_policy_state.empty()) {
+        auto st = policy::ImaAppraisalState::deserialize(host.ima_policy_state);
+        if (st && st->policy_sha256 == pol.runtime->source_sha256()) state = std::move(*st);
+      }
+      policy::ImaAppraisalOptions options;
+      options.banks = {};  // appraise() already replayed PCR 10 against the quote
+      policy::ImaAppraiser appraiser(pol.runtime, options, std::move(state));
+      auto r = appraiser.appraise(
+          Bytes(reinterpret_cast<const uint8_t*>(ev.ima_entries.data()), ev.ima_entries.size()),
+          ev.ima_offset);
+      if (!r) {
+        v.reasons.push_back("IMA runtime policy: cannot appraise the new entries: " +
+                            r.error().message());
+        *runtime_ok = false;
+      } else {
+        host.ima_policy_state = appraiser.state().serialize();
+        *new_failures = r->failures;
+        const auto& all = appraiser.state();
+        *runtime_ok = all.failure_count == 0;
+        // The list is append-only: a file that broke policy keeps the host untrusted until it
+        // reboots.
+        for (size_t i = 0; i < all.failures.size() && i < 10; ++i) {
+          const auto& f = all.failures[i];
+          v.reasons.push_back("IMA runtime policy: entry " + std::to_string(f.index) + " " +
+                              f.path + " " + f.digest + ": " + f.reason);
+        }
+        if (all.failure_count > all.failures.size() && all.failures.size() >= 10)
+          v.reasons.push_back("IMA runtime policy: " + std::to_string(all.failure_count) +
+                              " failures in all");
+      }
+    }
+    v.trusted = v.evidence_valid && v.reasons.empty();
+  }
+
+  static findings::Finding ima_finding(const HostRecord& h,
+                                       const std::vector<policy::ImaFailure>& failures) {
+    findings::Finding f;
+    f.kind = findings::Kind::kPolicyViolation;
+    f.severity = findings::Severity::kHigh;
+    f.host_id = h.id;
+    f.host_name = h.id;
+    const auto& first = failures.front();
+    f.title = h.id + " ran " + first.path + " (" + first.reason + ")";
+    for (const auto& x : failures) f.message += x.path + " " + x.digest + ": " + x.reason + "\n";
+    f.evidence_generation = h.attestations;
+    f.policy_id = "ironroot:policy";
+    f.policy_name = "IMA runtime policy";
+    for (size_t i = 0; i < failures.size() && i < 10; ++i) {
+      f.evidence.push_back({"path", failures[i].path});
+      f.evidence.push_back({"digest", failures[i].digest});
+      f.evidence.push_back({"reason", failures[i].reason});
+    }
+    return f;
   }
 
   // ---- operators and relying parties ---------------------------------------------------------
@@ -1008,6 +1194,17 @@ class VerifierImpl final : public Verifier {
       }
       return store_->put_reference("default", refs.to_json(), "change " + c.id + " by " + c.author);
     }
+    if (c.kind == "policy") {
+      IRONROOT_ASSIGN_OR_RETURN(
+          policy::PolicyPtr p,
+          policy::load_policy(
+              Bytes(reinterpret_cast<const uint8_t*>(c.document.data()), c.document.size())));
+      IRONROOT_RETURN_IF_ERROR(
+          store_->put_reference(kPolicyName, c.document, "change " + c.id + " by " + c.author));
+      std::lock_guard lock(policy_ptr_mu_);
+      policy_ = std::move(p);
+      return {};
+    }
     return invalid_argument("unknown change kind " + c.kind);
   }
 
@@ -1049,6 +1246,31 @@ class VerifierImpl final : public Verifier {
       return reply(200, json{{"from", *from}, {"to", *to}, {"proof", audit::encode_proof(*proof)}});
     }
     return fail(404, "the log serves checkpoint, key, entries, inclusion and consistency");
+  }
+
+  // The host's last attestation result, a signed EAR (JWT): `ironroot result verify` checks it.
+  Response host_result(const std::string& id) {
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    if ((*h)->result_jwt.empty()) return fail(404, "host " + id + " has no attestation result yet");
+    return Response{200, "application/jwt", (*h)->result_jwt, {}};
+  }
+
+  // A policy document (ironroot's, or a Keylime runtime policy): checked now, so that a bad
+  // one is refused at once and the policy in force stays; in force once approved.
+  Response set_policy_document(const std::string& text, const Principal& who) {
+    auto p = policy::load_policy(Bytes(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+    if (!p)
+      return fail(400, "policy refused (the policy in force is unchanged): " + p.error().message());
+    return propose("policy", (*p)->to_json(), who, "policy document");
+  }
+
+  Response get_policy_document() {
+    auto doc = store_->reference(kPolicyName);
+    if (!doc) return fail(500, doc.error().message());
+    if (!*doc) return fail(404, "no policy document in force");
+    return Response{200, "application/json", **doc, {}};
   }
 
   Response get_references() {
@@ -1117,6 +1339,9 @@ class VerifierImpl final : public Verifier {
   std::unique_ptr<PrincipalDirectory> principals_;
   std::unique_ptr<audit::Journal> journal_;
   std::unique_ptr<findings::Dispatcher> dispatcher_;
+  std::unique_ptr<ear::SigningKey> ear_key_;
+  std::mutex policy_ptr_mu_;
+  policy::PolicyPtr policy_;         // the approved policy document (policy_ptr_mu_), or null
   std::set<std::string> signed_in_;  // principals seen this run (mu_)
   std::mutex policy_mu_;             // one policy decision at a time
   std::mutex mu_;                    // pending_, challenges_, stopping_

@@ -59,5 +59,6 @@ inline constexpr const char* kOperatorTokenFile = "operator.token";
 inline constexpr const char* kApproverTokenFile = "approver.token";
 inline constexpr const char* kPrincipalsFile = "principals.json";
 inline constexpr const char* kAuditKeyFile = "audit.pub";
+inline constexpr const char* kResultKeysFile = "result-keys.jwks";
 
 }  // namespace ironroot::verifier

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "agent/agent.h"
@@ -16,6 +17,7 @@
 #include "audit/note.h"
 #include "crypto/base64.h"
 #include "crypto/pki.h"
+#include "ear/jwt.h"
 #include "net/http.h"
 #include "sim/host.h"
 #include "sim/swtpm.h"
@@ -586,6 +588,81 @@ TEST_F(Fleet, AgentPushesAtOnceWhenAPcrChanges) {
   // The next poll was a minute away: the report came from the agent's watch (how fast is a
   // figure for `ironroot bench detect`, not an assertion on a shared machine).
   EXPECT_LT(waited, std::chrono::seconds(15));
+}
+
+// A Keylime runtime policy built from what the host ran so far (as `keylime_create_policy`
+// would from a golden host's list): every path with its digest.
+json runtime_policy_from(const std::string& ima_list) {
+  json digests = json::object();
+  std::istringstream in(ima_list);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string pcr, template_hash, name, digest, path;
+    f >> pcr >> template_hash >> name >> digest >> path;
+    auto colon = digest.find(':');
+    if (colon == std::string::npos || path.empty()) continue;
+    digests[path].push_back(digest.substr(colon + 1));
+  }
+  return json{{"meta", {{"version", 1}}}, {"digests", digests}, {"excludes", json::array()}};
+}
+
+TEST_F(Fleet, RuntimePolicyNamesTheFileAndResultsAreSignedEars) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  capture("host-1");
+  // The runtime policy: proposed, refused when malformed (nothing changes), approved.
+  op("PUT", "/v1/policy/document", json{{"digests", "not an object"}}, 400);
+  json proposed =
+      op("PUT", "/v1/policy/document", runtime_policy_from(read_file(h.sim->ima_path())), 202);
+  as(verifier_->approver_token(), "POST",
+     "/v1/policy/changes/" + proposed["change"]["id"].get<std::string>() + "/approve",
+     json::object());
+  auto good = attest(h);
+  ASSERT_EQ(good.state, "trusted") << joined(json(good.reasons));
+
+  // Results: a signed EAR per appraisal, checked with the verifier's published keys.
+  auto keys_resp = operator_->request("GET", "/v1/keys");
+  ASSERT_TRUE(keys_resp);
+  auto keys = ear::VerificationKeys::from_jwks(keys_resp->body);
+  ASSERT_TRUE(keys) << keys.error().message();
+  auto fetch_result = [&] {
+    auto r = operator_->request("GET", "/v1/hosts/host-1/result", "",
+                                {{"Authorization", "Bearer " + verifier_->operator_token()}});
+    EXPECT_TRUE(r && r->status == 200);
+    return r ? r->body : std::string();
+  };
+  auto verified = ear::verify_ear(fetch_result(), *keys);
+  ASSERT_TRUE(verified) << verified.error().message();
+  EXPECT_EQ(verified->status, ear::Tier::kAffirming);
+  EXPECT_EQ(verified->ear.other["ironroot.host"], "host-1");
+
+  // The host runs a file the policy does not know: untrusted, naming the path.
+  {
+    auto tpm = tpmdev::Tpm::open(h.tpm->tcti());
+    ASSERT_TRUE(tpm);
+    ASSERT_TRUE(h.sim->measure_file(**tpm, "/tmp/.x/miner", "not in any policy"));
+  }
+  auto bad = attest(h);
+  EXPECT_EQ(bad.state, "untrusted");
+  std::string why = joined(json(bad.reasons));
+  EXPECT_NE(why.find("/tmp/.x/miner"), std::string::npos) << why;
+  auto after = ear::verify_ear(fetch_result(), *keys);
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_EQ(after->status, ear::Tier::kContraindicated);
+  // It stays untrusted on the next round (the list only grows), without re-appraising it all.
+  EXPECT_EQ(attest(h).state, "untrusted");
+  // The finding went to the default sink, as OCSF.
+  std::string findings = read_file(dir_.path + "/verifier/findings.jsonl");
+  EXPECT_NE(findings.find("\"class_uid\":2004"), std::string::npos) << findings;
+  EXPECT_NE(findings.find("/tmp/.x/miner"), std::string::npos) << findings;
+  // A result signed by another key is refused.
+  auto other = ear::SigningKey::generate(ear::Alg::kEdDSA);
+  ASSERT_TRUE(other);
+  auto foreign = ear::sign_ear(verified->ear, *other);
+  ASSERT_TRUE(foreign);
+  EXPECT_FALSE(ear::verify_ear(*foreign, *keys));
 }
 }  // namespace
 }  // namespace ironroot
