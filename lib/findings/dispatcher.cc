@@ -57,7 +57,7 @@ class Envelope {
       keyed.dedup_key_override = dedup_key_;
       keyed.uid_override = uid_;
       json_ = to_ocsf(keyed);
-      text_ = json_.dump();
+      text_ = dump_json(json_);
     });
   }
   std::once_flag once_;
@@ -232,7 +232,13 @@ class Target {
         emit(o);
         continue;
       }
-      process(item);
+      try {
+        process(item);
+      } catch (const std::exception& e) {
+        // Nothing above should throw; if it does, lose this delivery, not the worker.
+        ++failed_;
+        log::error("findings: delivery failed", {{"target", target_}, {"what", e.what()}});
+      }
     }
     std::lock_guard<std::mutex> l(mu_);
     finished_ = true;

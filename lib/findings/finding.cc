@@ -179,4 +179,12 @@ nlohmann::json to_ocsf(const Finding& f) {
   return out;
 }
 
+std::string dump_json(const nlohmann::json& value) {
+  return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string to_ocsf_json(const Finding& finding) {
+  return dump_json(to_ocsf(finding));
+}
+
 }  // namespace ironroot::findings

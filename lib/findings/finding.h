@@ -10,7 +10,7 @@
 //   f.host_id = "host-3";
 //   f.title = "PCR 7 drifted from the approved value";
 //   f.evidence = {{"pcr", "7"}, {"expected", "ab.."}, {"observed", "cd.."}};
-//   std::string line = to_ocsf(f).dump();
+//   std::string line = to_ocsf_json(f);
 #pragma once
 
 #include <chrono>
@@ -92,6 +92,12 @@ struct Finding {
 
 // The OCSF Detection Finding (class_uid 2004) for `finding`. Deterministic for a given finding.
 nlohmann::json to_ocsf(const Finding& finding);
+
+// to_ocsf() as one line of JSON. Text that is not valid UTF-8 (a host may report anything) is
+// replaced with U+FFFD rather than refused.
+std::string to_ocsf_json(const Finding& finding);
+// The same for any JSON value ironroot emits.
+std::string dump_json(const nlohmann::json& value);
 
 // Milliseconds since the Unix epoch (OCSF timestamp_t).
 int64_t to_unix_ms(std::chrono::system_clock::time_point t);

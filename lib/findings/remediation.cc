@@ -74,7 +74,7 @@ std::string remediation_request_json(const Finding& finding, const std::string& 
       {"host_id", finding.host_id}, {"host_name", finding.host_name},
       {"host_ip", finding.host_ip}, {"finding", ocsf},
   };
-  return j.dump();
+  return dump_json(j);
 }
 
 }  // namespace ironroot::findings

@@ -3,7 +3,7 @@
 // again, or never will. Retries, backoff, deduplication and queueing are the Dispatcher's job.
 //
 //   IRONROOT_ASSIGN_OR_RETURN(SinkPtr sink, make_jsonl_sink({.path = "/var/log/findings.jsonl"}));
-//   Attempt a = sink->deliver({.finding = f, .body = to_ocsf(f).dump()});
+//   Attempt a = sink->deliver({.finding = f, .body = to_ocsf_json(f)});
 //
 // Thread safety: the Dispatcher calls deliver() from one thread per sink; cancel() may be called
 // from any thread.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "support.h"
 
 namespace ironroot::findings {
@@ -125,6 +127,40 @@ TEST(Config, ErrorsNameTheField) {
   EXPECT_NE(error_of(R"({"remediation": {"actions": {"q": {"type": "quarantine", "argv": []}}}})")
                 .find("remediation.actions.q.argv: unknown field"),
             std::string::npos);
+}
+
+// The fuzz build leaves lib/findings out (it needs lib/net), so mutate a valid configuration here:
+// every variant must parse or give an error with a message (and run clean under ASan/UBSan).
+TEST(Config, MutatedInputGivesAConfigOrAnError) {
+  const std::string seed = R"({"sinks": [{"type": "jsonl", "path": "/dev/null", "fsync": "never",
+    "retry": {"max_attempts": 3, "multiplier": 1.5}, "min_severity": "low"},
+    {"type": "syslog", "address": "127.0.0.1:514", "facility": "local0"},
+    {"type": "exec", "argv": ["/bin/true", "{host_id}"], "env": {"A": "b"}}],
+    "remediation": {"actions": {"q": {"type": "quarantine"}},
+      "rules": [{"kinds": ["*"], "min_severity": "high", "actions": ["q"]}]}})";
+  ASSERT_TRUE(parse_config(seed).ok());
+  std::mt19937 rng(2004);
+  const std::string alphabet = "{}[]\":,0123456789-.eE tfnaluxyz\\\n";
+  size_t errors = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text = seed;
+    const int edits = 1 + static_cast<int>(rng() % 4);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = rng() % text.size();
+      switch (rng() % 3) {
+        case 0: text[pos] = alphabet[rng() % alphabet.size()]; break;
+        case 1: text.erase(pos, 1 + rng() % 8); break;
+        default: text.insert(pos, 1, alphabet[rng() % alphabet.size()]);
+      }
+      if (text.empty()) text = "{";
+    }
+    auto c = parse_config(text);
+    if (!c.ok()) {
+      ++errors;
+      EXPECT_FALSE(c.error().message().empty());
+    }
+  }
+  EXPECT_GT(errors, 0u);
 }
 
 TEST(Config, LoadResolvesRelativeFilesBesideTheConfig) {

@@ -180,13 +180,29 @@ TEST(JsonLinesSink, OneLinePerFindingInOrder) {
   EXPECT_EQ(st.st_mode & 0777, 0640u);
 }
 
+TEST(JsonLinesSink, InvalidUtf8FromAHostIsReplacedNotFatal) {
+  TempDir dir;
+  Outcomes outcomes;
+  SinkSpec s;
+  s.name = "file";
+  s.config = JsonLinesConfig{.path = dir.file("f.jsonl"), .fsync = FsyncPolicy::kNever};
+  auto d = one_sink(std::move(s), outcomes);
+  Finding f = sample_finding();
+  f.host_name = "bad\xff\xfename";
+  ASSERT_TRUE(d->submit(f));
+  ASSERT_TRUE(outcomes.wait_count("sink:file", OutcomeStatus::kDelivered, 1));
+  d->shutdown(std::chrono::seconds(30));
+  const auto j = nlohmann::json::parse(read_lines(dir.file("f.jsonl")).at(0));
+  EXPECT_EQ(j["device"]["hostname"], "bad\xEF\xBF\xBD\xEF\xBF\xBDname");
+}
+
 TEST(JsonLinesSink, AppendsToAnExistingFile) {
   TempDir dir;
   write_text(dir.file("f.jsonl"), "{\"earlier\":true}\n");
   auto s = make_jsonl_sink({.path = dir.file("f.jsonl"), .fsync = FsyncPolicy::kNever});
   ASSERT_TRUE(s.ok());
   const Finding f = sample_finding();
-  const std::string body = to_ocsf(f).dump();
+  const std::string body = to_ocsf_json(f);
   EXPECT_EQ((*s)->deliver({.finding = f, .body = body}).result, AttemptResult::kDelivered);
   const auto lines = read_lines(dir.file("f.jsonl"));
   ASSERT_EQ(lines.size(), 2u);
