@@ -7,7 +7,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev clang-format
   tpm2-tools bc swtpm swtpm-tools libtss2-tcti-swtpm0
-  libre2-dev                                   # policy: linear-time regular expressions
+  libre2-dev libsimdjson-dev                   # policy: linear-time regexes, fast JSON
   libpcap-dev libnetfilter-conntrack-dev libmnl-dev tcpdump tshark iproute2  # sensor
   dmidecode fwupd python3-jsonschema           # posture
   spin gcc                                     # the Promela model of the protocol

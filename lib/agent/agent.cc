@@ -17,6 +17,7 @@
 #include "crypto/base64.h"
 #include "crypto/pki.h"
 #include "net/http.h"
+#include "posture/posture.h"
 #include "tpmdev/tpm.h"
 
 namespace ironroot::agent {
@@ -210,6 +211,10 @@ class AgentImpl final : public Agent {
             {"pcrs", pcrs},
             {"event_log", crypto::base64_encode(log_file.bytes())},
             {"ima", {{"offset", ima_offset}, {"entries", ima_text}}}};
+    if (!opts_.posture_root.empty()) {
+      auto p = posture::collect_posture(opts_.posture_root);
+      if (p) ev["posture"] = posture::to_json(*p);
+    }
     IRONROOT_ASSIGN_OR_RETURN(
         json verdict,
         parse_reply(client_->request("POST", base + "/evidence", ev.dump()), "evidence", 200));

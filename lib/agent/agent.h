@@ -33,6 +33,9 @@ struct AgentOptions {
   // Between rounds, look this often for a PCR change or IMA growth and attest at once when
   // there is one (push), instead of waiting for the next interval. 0: poll only.
   int watch_ms = 100;
+  // Where to read the platform posture (CPU, SMBIOS, management engines, ...) it sends with
+  // each attestation: "/" on a real host, a captured tree in tests. Empty: none.
+  std::string posture_root = "/";
 };
 
 struct AttestResult {

@@ -25,6 +25,7 @@
 #include "findings/dispatcher.h"
 #include "net/http.h"
 #include "policy/policy.h"
+#include "posture/posture.h"
 #include "store/store.h"
 #include "tpm2/credential.h"
 #include "tpm2/ekcert.h"
@@ -541,6 +542,9 @@ class VerifierImpl final : public Verifier {
       if (seg.size() == 4 && seg[3] == "admission" && read) return admission(seg[2]);
       if (seg.size() == 4 && seg[3] == "events" && read) return host_events(seg[2]);
       if (seg.size() == 4 && seg[3] == "result" && read) return host_result(seg[2]);
+      if (seg.size() == 4 && seg[3] == "posture" && read) return host_posture(seg[2]);
+      if (seg.size() == 5 && seg[3] == "posture" && seg[4] == "accept" && r.method == "POST")
+        return accept_posture(seg[2], p);
       if (seg.size() == 4 && seg[3] == "release" && r.method == "POST")
         return release(seg[2], p, body);
       return fail(405, "method not allowed on " + r.path);
@@ -784,6 +788,13 @@ class VerifierImpl final : public Verifier {
       }
       ev.ima_offset = b["ima"]["offset"].get<uint64_t>();
     }
+    std::optional<posture::Posture> reported_posture;
+    if (b.contains("posture")) {
+      if (!b["posture"].is_object()) return fail(400, "\"posture\" must be an object");
+      auto p = posture::from_json(b["posture"]);
+      if (!p) return fail(400, "posture: " + p.error().message());
+      reported_posture = std::move(*p);
+    }
     // The challenge is consumed whatever happens next: a nonce is good for one quote.
     Challenge ch;
     {
@@ -821,6 +832,9 @@ class VerifierImpl final : public Verifier {
     std::vector<policy::ImaFailure> new_ima_failures;
     if (v.evidence_valid && pol)
       apply_policy(*pol, host, ev, v, &boot_ok, &runtime_ok, &new_ima_failures);
+    std::vector<posture::PostureChange> new_changes;
+    if (v.evidence_valid && reported_posture)
+      apply_posture(host, *reported_posture, v, &new_changes);
     int64_t now = now_ms();
     HostState old_state = host.state;
     if (v.evidence_valid) {
@@ -881,6 +895,7 @@ class VerifierImpl final : public Verifier {
         old_state != HostState::kEnrolling)
       report_finding(untrusted_finding(host, old_state, findings::Severity::kHigh));
     if (!new_ima_failures.empty()) report_finding(ima_finding(host, new_ima_failures));
+    for (const auto& c : new_changes) report_finding(posture_finding(host, c));
     return reply(200, json{{"state", store::host_state_name(host.state)},
                            {"reasons", host.reasons},
                            {"allowed", admitted(host)},
@@ -957,6 +972,76 @@ class VerifierImpl final : public Verifier {
       }
     }
     v.trusted = v.evidence_valid && v.reasons.empty();
+  }
+
+  // Posture is judged against the host's baseline (the first posture it reported, or the one
+  // an operator accepted since): a high-severity change (ME leaving HAP, a BMC appearing,
+  // microcode rolled back) keeps the host untrusted until accepted. `new_changes` are those
+  // not seen in the previous report, for findings.
+  void apply_posture(HostRecord& host, const posture::Posture& now, Verdict& v,
+                     std::vector<posture::PostureChange>* new_changes) {
+    json stored = json::parse(host.posture_json.empty() ? "{}" : host.posture_json, nullptr, false);
+    if (!stored.is_object()) stored = json::object();
+    json now_json = posture::to_json(now);
+    if (!stored.contains("baseline")) {
+      stored["baseline"] = now_json;
+      stored["latest"] = now_json;
+      host.posture_json = stored.dump();
+      return;
+    }
+    auto baseline = posture::from_json(stored["baseline"]);
+    auto latest = posture::from_json(stored.value("latest", stored["baseline"]));
+    if (!baseline || !latest) {
+      stored["baseline"] = now_json;
+    } else {
+      std::set<std::string> before;
+      for (const auto& c : posture::compare_posture(*baseline, *latest)) before.insert(c.kind);
+      for (const auto& c : posture::compare_posture(*baseline, now)) {
+        if (c.severity >= posture::Severity::kHigh)
+          v.reasons.push_back("posture: " + c.message + " (accept it with POST /v1/hosts/" +
+                              host.id + "/posture/accept)");
+        if (!before.count(c.kind)) new_changes->push_back(c);
+      }
+      v.trusted = v.evidence_valid && v.reasons.empty();
+    }
+    stored["latest"] = now_json;
+    host.posture_json = stored.dump();
+  }
+
+  static findings::Finding posture_finding(const HostRecord& h, const posture::PostureChange& c) {
+    findings::Finding f;
+    f.kind = findings::Kind::kPostureChange;
+    f.severity = c.severity >= posture::Severity::kCritical ? findings::Severity::kCritical
+                 : c.severity >= posture::Severity::kHigh   ? findings::Severity::kHigh
+                 : c.severity >= posture::Severity::kMedium ? findings::Severity::kMedium
+                 : c.severity >= posture::Severity::kLow    ? findings::Severity::kLow
+                                                            : findings::Severity::kInformational;
+    f.host_id = h.id;
+    f.host_name = h.id;
+    f.title = h.id + ": " + c.message;
+    f.message = c.message;
+    f.evidence_generation = h.attestations;
+    f.policy_id = "ironroot:posture";
+    f.evidence = {{"change", c.kind}, {"severity", posture::severity_name(c.severity)}};
+    return f;
+  }
+
+  // An operator accepts the host's current posture as its new baseline.
+  Response accept_posture(const std::string& id, const Principal& who) {
+    std::lock_guard lock(hosts_mu_);
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    HostRecord host = **h;
+    json stored = json::parse(host.posture_json.empty() ? "{}" : host.posture_json, nullptr, false);
+    if (!stored.is_object() || !stored.contains("latest"))
+      return fail(409, "host " + id + " has not reported its posture");
+    if (!record("posture.accepted", id, who.name, json::object()))
+      return fail(503, "the audit log is unavailable; nothing changed");
+    stored["baseline"] = stored["latest"];
+    host.posture_json = stored.dump();
+    if (auto st = store_->put_host(host); !st) return fail(500, st.error().message());
+    return reply(200, json{{"host", id}, {"posture", "accepted as the new baseline"}});
   }
 
   static findings::Finding ima_finding(const HostRecord& h,
@@ -1246,6 +1331,17 @@ class VerifierImpl final : public Verifier {
       return reply(200, json{{"from", *from}, {"to", *to}, {"proof", audit::encode_proof(*proof)}});
     }
     return fail(404, "the log serves checkpoint, key, entries, inclusion and consistency");
+  }
+
+  Response host_posture(const std::string& id) {
+    auto h = store_->host(id);
+    if (!h) return fail(500, h.error().message());
+    if (!*h) return fail(404, "no host " + id);
+    json stored =
+        json::parse((*h)->posture_json.empty() ? "{}" : (*h)->posture_json, nullptr, false);
+    if (!stored.is_object() || !stored.contains("latest"))
+      return fail(404, "host " + id + " has not reported its posture");
+    return reply(200, stored);
   }
 
   // The host's last attestation result, a signed EAR (JWT): `ironroot result verify` checks it.

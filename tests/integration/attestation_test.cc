@@ -109,6 +109,7 @@ class Fleet : public ::testing::Test {
     ao.tcti = h.tpm->tcti();
     ao.eventlog_path = h.sim->eventlog_path();
     ao.ima_path = h.sim->ima_path();
+    ao.posture_root = posture_root_;
     return agent::Agent::create(ao);
   }
 
@@ -163,7 +164,9 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<sim::LocalCa> ca_;
   std::unique_ptr<verifier::Verifier> verifier_;
   std::unique_ptr<net::HttpsClient> operator_;
-  std::deque<TestHost> hosts_;  // add_host() hands out references: they must stay valid
+  std::deque<TestHost> hosts_;
+  std::string posture_root_ = "/";  // this machine's own posture, unless a test fakes one  //
+                                    // add_host() hands out references: they must stay valid
 };
 
 TEST_F(Fleet, EnrolAttestCaptureTrusted) {
@@ -663,6 +666,40 @@ TEST_F(Fleet, RuntimePolicyNamesTheFileAndResultsAreSignedEars) {
   auto foreign = ear::sign_ear(verified->ear, *other);
   ASSERT_TRUE(foreign);
   EXPECT_FALSE(ear::verify_ear(*foreign, *keys));
+}
+
+TEST_F(Fleet, PostureRollbackIsAFindingAndUntrustsUntilAccepted) {
+  // A captured root the test can change: the agent reads /proc/cpuinfo below it.
+  posture_root_ = dir_.path + "/posture-root";
+  fs::create_directories(posture_root_ + "/proc");
+  auto cpuinfo = [&](const char* microcode) {
+    std::ofstream(posture_root_ + "/proc/cpuinfo")
+        << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+           "model name\t: Intel(R) Xeon(R) Gold 6230\nstepping\t: 7\nmicrocode\t: "
+        << microcode << "\n";
+  };
+  cpuinfo("0x5003604");
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  capture("host-1");
+  ASSERT_EQ(attest(h).state, "trusted");
+  json reported = op("GET", "/v1/hosts/host-1/posture");
+  EXPECT_EQ(reported["latest"]["cpu"]["vendor"], "Intel");
+  // A newer microcode is information, not a reason to distrust.
+  cpuinfo("0x5003605");
+  EXPECT_EQ(attest(h).state, "trusted");
+  // Rolled back below the baseline: untrusted, with the reason, and a posture finding.
+  cpuinfo("0x5003302");
+  auto r = attest(h);
+  EXPECT_EQ(r.state, "untrusted");
+  std::string why = joined(json(r.reasons));
+  EXPECT_NE(why.find("microcode"), std::string::npos) << why;
+  std::string findings = read_file(dir_.path + "/verifier/findings.jsonl");
+  EXPECT_NE(findings.find("microcode_rollback"), std::string::npos) << findings;
+  // An operator accepts the new posture (logged); the host is trusted again.
+  op("POST", "/v1/hosts/host-1/posture/accept", json::object());
+  EXPECT_EQ(attest(h).state, "trusted");
 }
 }  // namespace
 }  // namespace ironroot
