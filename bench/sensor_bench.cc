@@ -182,7 +182,7 @@ int run(const std::vector<std::string>& files, uint64_t min_packets, const char*
 
   // The sensor: decode + flow table + signatures, flows expired once a second of trace time.
   sn::SensorOptions o;
-  o.table.capacity = size_t{1} << 20;
+  o.table.capacity = size_t{1} << 19;  // room for the synthetic trace's ~400k live flows
   uint64_t flows_out = 0, findings = 0;
   sn::Sensor s(
       o, [&](const sn::Flow&) { ++flows_out; }, [&](const sn::Finding&) { ++findings; });

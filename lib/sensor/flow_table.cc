@@ -14,6 +14,7 @@ std::string Flow::community_id() const {
 FlowTable::FlowTable(FlowTableOptions options) : options_(options) {
   size_t cap = std::bit_ceil(options_.capacity < 16 ? size_t{16} : options_.capacity);
   slots_.resize(cap);
+  hashes_.assign(cap, 0);
   mask_ = cap - 1;
   max_load_ = cap - cap / 8;  // keep probes short: at most 7/8 full
 }
@@ -51,11 +52,16 @@ uint64_t FlowTable::hash_key(const Key& k) {
   std::memcpy(w, &k, sizeof w);
   uint64_t h = 0x9e3779b97f4a7c15ULL;
   for (uint64_t x : w) {
-    h ^= x;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 32;
+    h = (h ^ x) * 0x87c37b91114253d5ULL;
+    h = (h << 31) | (h >> 33);
   }
-  return h | 1;  // never 0: 0 marks an empty slot
+  // MurmurHash3's finaliser: every input bit reaches the low bits the table indexes with.
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h == 0 ? 1 : h;  // 0 marks an empty slot
 }
 
 Flow* FlowTable::add(const Packet& p, uint64_t ts_ns) {
@@ -64,10 +70,10 @@ Flow* FlowTable::add(const Packet& p, uint64_t ts_ns) {
   uint64_t h = hash_key(key);
   size_t i = h & mask_;
   while (true) {
-    Slot& s = slots_[i];
-    if (s.hash == 0) break;
-    if (s.hash == h && s.key == key) {
-      Flow& f = s.flow;
+    uint64_t sh = hashes_[i];
+    if (sh == 0) break;
+    if (sh == h && slots_[i].key == key) {
+      Flow& f = slots_[i].flow;
       bool from_orig = p.src == f.src && (p.sport == f.sport || !f.has_ports);
       if (f.src == f.dst) from_orig = p.sport == f.sport;  // a host talking to itself
       if (p.proto == kProtoIcmp || p.proto == kProtoIcmp6) from_orig = p.src == f.src;
@@ -85,7 +91,7 @@ Flow* FlowTable::add(const Packet& p, uint64_t ts_ns) {
     return nullptr;
   }
   Slot& s = slots_[i];
-  s.hash = h;
+  hashes_[i] = h;
   s.key = key;
   Flow& f = s.flow;
   f = Flow{};
@@ -116,16 +122,17 @@ void FlowTable::erase_at(size_t i) {
   size_t j = i;
   while (true) {
     j = (j + 1) & mask_;
-    if (slots_[j].hash == 0) break;
-    size_t home = slots_[j].hash & mask_;
+    if (hashes_[j] == 0) break;
+    size_t home = hashes_[j] & mask_;
     // Move j back into i when its home is not cyclically within (i, j].
     bool in_range = i <= j ? (home > i && home <= j) : (home > i || home <= j);
     if (!in_range) {
       slots_[i] = slots_[j];
+      hashes_[i] = hashes_[j];
       i = j;
     }
   }
-  slots_[i].hash = 0;
+  hashes_[i] = 0;
   --size_;
 }
 
@@ -134,13 +141,16 @@ void FlowTable::expire(uint64_t now_ns, const std::function<void(const Flow&)>& 
   uint64_t idle = options_.idle_timeout_ns;
   for (size_t i = 0; i < slots_.size();) {
     Slot& s = slots_[i];
-    if (s.hash != 0 && s.flow.last_ns + idle <= now_ns) {
+    if (hashes_[i] == 0) {
+      ++i;
+      continue;
+    }
+    if (s.flow.last_ns + idle <= now_ns) {
       sink(s.flow);
       erase_at(i);  // slot i now holds a moved entry (or is empty): look at it again
       continue;
     }
-    if (s.hash != 0 && options_.active_timeout_ns > 0 &&
-        s.flow.first_ns + options_.active_timeout_ns <= now_ns) {
+    if (options_.active_timeout_ns > 0 && s.flow.first_ns + options_.active_timeout_ns <= now_ns) {
       sink(s.flow);
       s.flow.first_ns = now_ns;
       s.flow.orig = {};
@@ -151,18 +161,18 @@ void FlowTable::expire(uint64_t now_ns, const std::function<void(const Flow&)>& 
 }
 
 void FlowTable::flush(const std::function<void(const Flow&)>& sink) {
-  for (Slot& s : slots_) {
-    if (s.hash != 0) {
-      sink(s.flow);
-      s.hash = 0;
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (hashes_[i] != 0) {
+      sink(slots_[i].flow);
+      hashes_[i] = 0;
     }
   }
   size_ = 0;
 }
 
 void FlowTable::for_each(const std::function<void(Flow&)>& visit) {
-  for (Slot& s : slots_) {
-    if (s.hash != 0) visit(s.flow);
+  for (size_t i = 0; i < slots_.size(); ++i) {
+    if (hashes_[i] != 0) visit(slots_[i].flow);
   }
 }
 

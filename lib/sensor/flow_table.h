@@ -2,7 +2,8 @@
 // the ordered 5-tuple plus VLAN; the first packet's sender is the initiator (a TCP SYN-ACK seen
 // first makes its receiver the initiator).
 //
-// Open addressing with linear probing in one flat array, so a lookup is one or two cache lines.
+// Open addressing with linear probing; probes walk a dense array of hashes and touch a flow
+// only on a hash match, so a lookup is one or two cache misses.
 // Not thread-safe: one table per capture thread (fanout keeps both directions on one thread).
 //
 //   FlowTable table({.idle_timeout_ns = 30'000'000'000});
@@ -83,7 +84,6 @@ class FlowTable {
     bool operator==(const Key&) const = default;
   };
   struct Slot {
-    uint64_t hash = 0;  // 0 = empty
     Key key;
     Flow flow;
   };
@@ -92,6 +92,7 @@ class FlowTable {
   void erase_at(size_t i);
 
   FlowTableOptions options_;
+  std::vector<uint64_t> hashes_;  // probed first, 8 bytes a slot; 0 = empty
   std::vector<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
