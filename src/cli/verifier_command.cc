@@ -267,7 +267,10 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   });
 
   // ---- ironroot policy capture | set | show
-  auto* p = app.add_subcommand("policy", "Reference values: what a trusted host's PCRs may hold");
+  auto* p = app.add_subcommand(
+      "policy",
+      "What a trusted host may run: reference values, policy documents (offline create/check, "
+      "submit), and their dual-control approval");
   add_policy_file_commands(*p, exit_code);
   p->require_subcommand(1);
   static OperatorConnection pc;
@@ -298,7 +301,7 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   });
   auto* set = p->add_subcommand(
       "set",
-      "Load reference values from a file: {\"name\", \"bank\", \"pcrs\": {\"0\": [\"<hex>\"]}}");
+      "Propose reference values from a file: {\"name\", \"bank\", \"pcrs\": {\"0\": [\"<hex>\"]}}");
   static std::string ref_file;
   static OperatorConnection ps;
   ps.add_options(set);
@@ -314,6 +317,19 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
     }
     std::cout << r->dump(2) << "\n";
     *exit_code = kExitOk;
+  });
+  auto* submit = p->add_subcommand(
+      "submit",
+      "Propose a policy document to the verifier (ironroot's from `policy create`, or a Keylime "
+      "runtime policy); in force once an approver approves it");
+  static std::string submit_file;
+  static OperatorConnection psub;
+  psub.add_options(submit);
+  submit->add_option("FILE", submit_file, "The policy (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  submit->callback([exit_code] {
+    run_call(psub, "PUT", "/v1/policy/document", read_file(submit_file), exit_code);
   });
   // Dual control: changes wait for a second principal.
   auto* changes =
