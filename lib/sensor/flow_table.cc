@@ -64,6 +64,13 @@ uint64_t FlowTable::hash_key(const Key& k) {
   return h == 0 ? 1 : h;  // 0 marks an empty slot
 }
 
+void FlowTable::prefetch(const Packet& p) const {
+  bool forward = true;
+  size_t i = hash_key(make_key(p, &forward)) & mask_;
+  __builtin_prefetch(&hashes_[i]);
+  __builtin_prefetch(&slots_[i]);
+}
+
 Flow* FlowTable::add(const Packet& p, uint64_t ts_ns) {
   bool forward = true;
   Key key = make_key(p, &forward);

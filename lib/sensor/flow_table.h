@@ -61,6 +61,9 @@ class FlowTable {
   // dropped()). The pointer stays valid until the next add() or expire().
   Flow* add(const Packet& p, uint64_t ts_ns);
 
+  // Starts loading the bucket `p` will use, so a later add(p) finds it in cache (batching).
+  void prefetch(const Packet& p) const;
+
   // Ends flows idle since before now - idle_timeout and hands each to `sink`, then forgets it.
   void expire(uint64_t now_ns, const std::function<void(const Flow&)>& sink);
   // Hands every flow to `sink` and empties the table.

@@ -81,8 +81,8 @@ bool is_link_plumbing(const Flow& f) {
   if (f.proto == kProtoIcmp6 && f.sport >= 130 && f.sport <= 137) return true;
   if (f.proto == kProtoUdp && (f.dport == 67 || f.dport == 68)) return true;  // DHCP: own check
   // ICMP errors belong to the flow they quote (conntrack files them as RELATED to it).
-  if (f.proto == kProtoIcmp && (f.sport == 3 || f.sport == 4 || f.sport == 5 || f.sport == 11 ||
-                                f.sport == 12)) {
+  if (f.proto == kProtoIcmp &&
+      (f.sport == 3 || f.sport == 4 || f.sport == 5 || f.sport == 11 || f.sport == 12)) {
     return true;
   }
   if (f.proto == kProtoIcmp6 && f.sport >= 1 && f.sport <= 4) return true;

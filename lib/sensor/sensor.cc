@@ -1,5 +1,7 @@
 #include "sensor/sensor.h"
 
+#include <algorithm>
+
 #include "sensor/signatures.h"
 
 namespace ironroot::sensor {
@@ -31,10 +33,30 @@ void Sensor::emit(const Finding& x) {
 }
 
 void Sensor::on_frame(uint64_t ts_ns, Bytes frame, LinkType link) {
-  ++stats_.frames;
-  stats_.bytes += frame.size();
   Packet p;
   DecodeStatus st = decode(frame, link, &p);
+  on_packet(ts_ns, p, st, frame.size());
+}
+
+void Sensor::on_frames(std::span<const FrameRef> frames) {
+  constexpr size_t kBatch = 16;
+  Packet p[kBatch];
+  DecodeStatus st[kBatch];
+  for (size_t base = 0; base < frames.size(); base += kBatch) {
+    size_t n = std::min(kBatch, frames.size() - base);
+    for (size_t i = 0; i < n; ++i) {
+      st[i] = decode(frames[base + i].data, frames[base + i].link, &p[i]);
+      if (st[i] == DecodeStatus::kOk) table_.prefetch(p[i]);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      on_packet(frames[base + i].ts_ns, p[i], st[i], frames[base + i].data.size());
+    }
+  }
+}
+
+void Sensor::on_packet(uint64_t ts_ns, const Packet& p, DecodeStatus st, size_t frame_size) {
+  ++stats_.frames;
+  stats_.bytes += frame_size;
   if (st != DecodeStatus::kOk) {
     if (st == DecodeStatus::kNotIp) {
       ++stats_.not_ip;

@@ -13,6 +13,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,14 @@ class Sensor {
   Sensor(SensorOptions options, FlowSink flow_sink, FindingSink finding_sink);
 
   void on_frame(uint64_t ts_ns, Bytes frame, LinkType link);
+  // The same for a batch: decodes them all and prefetches their flows' buckets first, so the
+  // table's cache misses overlap instead of queueing (the capture loops hand over blocks).
+  struct FrameRef {
+    uint64_t ts_ns;
+    Bytes data;
+    LinkType link;
+  };
+  void on_frames(std::span<const FrameRef> frames);
   // Ends idle flows (exporting them) and judges flows against `host` (one index per enrolled
   // host, in the order of options.hosts; may be empty for signature-only operation).
   void tick(uint64_t now_ns, const std::vector<const HostFlowIndex*>& host);
@@ -61,6 +70,7 @@ class Sensor {
   FlowTable& table() { return table_; }
 
  private:
+  void on_packet(uint64_t ts_ns, const Packet& p, DecodeStatus st, size_t frame_size);
   void judge_flow(Flow& f, const std::vector<const HostFlowIndex*>& host, bool final);
   void end_flow(const Flow& f, const std::vector<const HostFlowIndex*>& host);
   void emit(const Finding& x);
