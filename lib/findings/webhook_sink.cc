@@ -31,8 +31,8 @@ std::string hmac_hex(std::string_view secret, std::string_view data) {
 
 // lib/net's HttpsClient is synchronous, and its timeout does not bound a synchronous read: a
 // server that accepts and never answers would hold the worker for ever. So each request runs on
-// its own short-lived thread and deliver() waits at most the timeout (plus a second); a request
-// that does not come back is left to finish on its own, with its connection, and counted.
+// its own short-lived thread, joined when it answers; deliver() waits at most the timeout (plus a
+// second); a request that does not come back is detached to finish on its own, and counted.
 struct PendingCall {
   std::mutex mu;
   std::condition_variable cv;
@@ -75,14 +75,15 @@ class WebhookSink final : public Sink {
         d.idempotency_key.empty() ? d.finding.dedup_key() : d.idempotency_key;
 
     auto call = std::make_shared<PendingCall>();
-    std::thread([call, client = client_, hung = hung_, path = url_.path, body = d.body,
-                 headers = std::move(headers)] {
+    std::thread request([call, client = client_, hung = hung_, path = url_.path, body = d.body,
+                         headers = std::move(headers)]() mutable {
       auto r = client->request("POST", path, body, headers);
+      client.reset();  // an abandoned client (and its connection) goes here, not at exit
       std::lock_guard<std::mutex> l(call->mu);
       call->result.emplace(std::move(r));
       if (call->abandoned) --*hung;
       call->cv.notify_all();
-    }).detach();
+    });
 
     const auto deadline =
         std::chrono::steady_clock::now() + config_.timeout + std::chrono::seconds(1);
@@ -94,6 +95,8 @@ class WebhookSink final : public Sink {
       client_.reset();
       call->abandoned = true;
       ++*hung_;
+      l.unlock();
+      request.detach();  // the only case a request thread outlives deliver()
       return {AttemptResult::kRetryable,
               cancel_.load() ? std::string("cancelled")
                              : "no answer from " + url_.host + ":" + std::to_string(url_.port) +
@@ -101,6 +104,7 @@ class WebhookSink final : public Sink {
     }
     Result<net::Response> r = std::move(*call->result);
     l.unlock();
+    request.join();  // it has answered: only its exit is left
     if (!r) {
       client_.reset();
       return {AttemptResult::kRetryable, r.error().message()};
