@@ -64,6 +64,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   ironroot::Bytes bytes(data, size);
   sn::FlowTable table({.capacity = 64});
   frame(bytes, table);
+  {
+    sn::SensorOptions o;
+    o.table.capacity = 64;
+    sn::Sensor s(o, nullptr, nullptr);
+    sn::Sensor::FrameRef refs[3] = {{1, bytes, sn::LinkType::kEthernet},
+                                    {2, bytes, sn::LinkType::kRaw},
+                                    {3, bytes, sn::LinkType::kLinuxSll}};
+    s.on_frames(refs);
+    check(s.stats().frames == 3);
+  }
   if (looks_like_capture(data, size)) {
     sn::SensorOptions o;
     o.table.capacity = 256;
