@@ -86,7 +86,7 @@ std::string yn(const std::optional<bool>& b) {
   return b ? (*b ? "yes" : "no") : "unknown";
 }
 std::string or_dash(const std::string& s) {
-  return s.empty() ? "-" : s;
+  return s.find_first_not_of(' ') == std::string::npos ? "-" : s;
 }
 
 void print_text(const ps::Posture& p, const ps::Rating& r, const ps::PolicyDecision& d,
