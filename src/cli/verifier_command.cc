@@ -99,6 +99,10 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
                 "DNS names for the server certificate (first start)");
   v->add_option("--server-ip", vo.server_ips,
                 "IP addresses for the server certificate (first start)");
+  v->add_option("--findings-config", vo.findings_config,
+                "Findings sinks and remediation (JSON, docs/findings.md); default: "
+                "<data-dir>/findings.jsonl, no remediation")
+      ->check(CLI::ExistingFile);
   v->add_option("--log-format", log_format,
                 "text or json (default: json unless stderr is a terminal)");
   v->callback([exit_code] {
@@ -158,6 +162,12 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   a->add_option("--eventlog", ao.eventlog_path, "Firmware event log")->capture_default_str();
   a->add_option("--ima", ao.ima_path, "IMA ascii measurement list")->capture_default_str();
   a->add_flag("--tpm-startup", ao.tpm_startup, "Send TPM2_Startup first (simulators)");
+  a->add_option("--watch-ms", ao.watch_ms,
+                "Look this often for a PCR change or IMA growth and attest at once (0: off)")
+      ->capture_default_str();
+  a->add_option("--posture-root", ao.posture_root,
+                "Read the platform posture below this root (empty: do not report posture)")
+      ->capture_default_str();
   a->add_option("--log-format", agent_log_format, "text or json");
   a->callback([exit_code] {
     install_signal_handlers();
