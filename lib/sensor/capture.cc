@@ -139,6 +139,13 @@ AfPacketRing::~AfPacketRing() {
 }
 
 Result<size_t> AfPacketRing::next_block(int timeout_ms, const FrameFn& fn) {
+  return next_block_impl(timeout_ms, &fn, nullptr);
+}
+
+// Frames point into the block, which stays ours until it is handed back to the kernel at the end.
+Result<size_t> AfPacketRing::next_block_impl(int timeout_ms, const FrameFn* frame_fn,
+                                             const BlockFn* block_fn) {
+  frames_.clear();
   auto* block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t{current_} * block_size_);
   if ((block->hdr.bh1.block_status & TP_STATUS_USER) == 0) {
     pollfd pfd{fd_, POLLIN | POLLERR, 0};
@@ -158,14 +165,20 @@ Result<size_t> AfPacketRing::next_block(int timeout_ms, const FrameFn& fn) {
       f.ts_ns = uint64_t{h->tp_sec} * 1'000'000'000ULL + h->tp_nsec;
       f.wire_len = h->tp_len;
       f.data = Bytes(base + off + h->tp_mac, h->tp_snaplen);
-      fn(f);
+      if (frame_fn) (*frame_fn)(f);
+      if (block_fn) frames_.push_back(f);
     }
     if (h->tp_next_offset == 0) break;
     off += h->tp_next_offset;
   }
+  if (block_fn && !frames_.empty()) (*block_fn)(frames_);
   __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
   current_ = (current_ + 1) % block_count_;
   return size_t{count};
+}
+
+Result<size_t> AfPacketRing::next_block(int timeout_ms, const BlockFn& fn) {
+  return next_block_impl(timeout_ms, nullptr, &fn);
 }
 
 LiveStats AfPacketRing::stats() {

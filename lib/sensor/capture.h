@@ -13,7 +13,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "core/result.h"
 #include "sensor/packet.h"
@@ -27,6 +29,7 @@ struct Frame {
   LinkType link = LinkType::kEthernet;
 };
 using FrameFn = std::function<void(const Frame&)>;
+using BlockFn = std::function<void(std::span<const Frame>)>;
 
 struct CaptureFileInfo {
   int linktype = 0;
@@ -64,17 +67,21 @@ class AfPacketRing {
   // Waits up to timeout_ms for a block, hands each of its frames to fn and returns the block to
   // the kernel. Returns the number of frames.
   Result<size_t> next_block(int timeout_ms, const FrameFn& fn);
+  // The same, handing over the whole block at once (for Sensor::on_frames).
+  Result<size_t> next_block(int timeout_ms, const BlockFn& fn);
   // Kernel counters since the last call (PACKET_STATISTICS).
   LiveStats stats();
 
  private:
   AfPacketRing() = default;
+  Result<size_t> next_block_impl(int timeout_ms, const FrameFn* frame_fn, const BlockFn* block_fn);
   int fd_ = -1;
   uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
   uint32_t block_size_ = 0;
   uint32_t block_count_ = 0;
   uint32_t current_ = 0;
+  std::vector<Frame> frames_;
 };
 
 // libpcap live capture: the fallback where AF_PACKET rings are not available.

@@ -269,8 +269,14 @@ int run_sensor(const SensorArgs& a) {
       sn::Sensor sensor(opts, on_flow, on_finding);
       uint64_t next_tick = 0;
       auto fn = [&](const sn::Frame& f) { sensor.on_frame(f.ts_ns, f.data, f.link); };
+      std::vector<sn::Sensor::FrameRef> refs;
+      sn::BlockFn block_fn = [&](std::span<const sn::Frame> frames) {
+        refs.clear();
+        for (const auto& f : frames) refs.push_back({f.ts_ns, f.data, f.link});
+        sensor.on_frames(refs);  // decoded and prefetched as a batch
+      };
       while (!g_stop) {
-        Result<size_t> n = ring ? ring->next_block(100, fn) : live->next_batch(fn);
+        Result<size_t> n = ring ? ring->next_block(100, block_fn) : live->next_batch(fn);
         if (!n) {
           std::lock_guard<std::mutex> lock(err_mu);
           first_error = n.error().message();
