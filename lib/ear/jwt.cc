@@ -136,6 +136,9 @@ Result<Parts> split(std::string_view jwt, size_t max_bytes) {
                                                 " bytes, over the limit of " +
                                                 std::to_string(max_bytes));
   }
+  if (jwt.front() == '{') {
+    return malformed("the token starts with '{': a JSON document, not a compact JWS");
+  }
   size_t d1 = jwt.find('.');
   if (d1 == std::string_view::npos) {
     return malformed("not a compact JWS: no '.' (expected header.payload.signature)");

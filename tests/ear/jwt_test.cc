@@ -283,6 +283,9 @@ TEST(Jwt, RefusesWhatItPromisesToRefuse) {
   EXPECT_NE(error_of(verify_ear(head + "=" + rest, keys_of(*es), at_now())).find("padding"),
             std::string::npos);
   EXPECT_NE(error_of(verify_ear("abc", keys_of(*es), at_now())).find("no '.'"), std::string::npos);
+  EXPECT_NE(
+      error_of(verify_ear("{\"a\": \"x.y.z.w\"}", keys_of(*es), at_now())).find("JSON document"),
+      std::string::npos);
   // Time: future iat beyond the skew, expiry.
   VerifyOptions early = at_now();
   early.now = kNow - 61;
