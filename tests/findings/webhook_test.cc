@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+#include <thread>
 
 #include "core/hex.h"
 #include "findings/dispatcher.h"
@@ -207,10 +209,20 @@ TEST(WebhookSink, SilentServerTimesOut) {
   ASSERT_TRUE(sink.ok());
   const Finding f = sample_finding();
   const std::string body = "{}";
+  auto threads = [] {
+    return std::distance(std::filesystem::directory_iterator("/proc/self/task"),
+                         std::filesystem::directory_iterator());
+  };
+  const auto before = threads();
   const Attempt a = (*sink)->deliver({.finding = f, .body = body});
   EXPECT_EQ(a.result, AttemptResult::kRetryable);
   EXPECT_NE(a.detail.find("no answer"), std::string::npos) << a.detail;
   ::close(fd);  // the abandoned request now fails and its thread ends
+  // Wait for that thread to be gone, so that it does not outlive the test (LeakSanitizer).
+  const auto until = std::chrono::steady_clock::now() + kWait;
+  while (threads() > before && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_LE(threads(), before);
 }
 
 TEST(WebhookSignature, VerifyAcceptsOwnAndRejectsTampered) {
