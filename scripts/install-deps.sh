@@ -10,6 +10,7 @@ packages=(
   libre2-dev libsimdjson-dev                   # policy: linear-time regexes, fast JSON
   libpcap-dev libnetfilter-conntrack-dev libmnl-dev tcpdump tshark iproute2  # sensor
   dmidecode fwupd python3-jsonschema           # posture
+  openssl                                      # tests cross-check signatures with its CLI
   spin gcc                                     # the Promela model of the protocol
 )
 missing=()

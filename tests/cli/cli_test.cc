@@ -24,7 +24,7 @@ TEST(Cli, HelpListsEverySubcommand) {
   auto r = run(kBin + " --help");
   EXPECT_EQ(r.status, 0);
   for (const char* cmd : {"eventlog", "ima", "demo", "verifier", "agent", "hosts", "policy",
-                          "principal", "log", "bench"})
+                          "principal", "log", "bench", "result", "posture", "sensor", "report"})
     EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
   auto sub = run(kBin + " eventlog replay --help");
   EXPECT_NE(sub.out.find("--json"), std::string::npos);

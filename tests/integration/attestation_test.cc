@@ -99,7 +99,7 @@ class Fleet : public ::testing::Test {
     return hosts_.back();
   }
 
-  Result<std::unique_ptr<agent::Agent>> make_agent(TestHost& h) {
+  Result<std::unique_ptr<agent::Agent>> make_agent(TestHost& h, int watch_ms = 100) {
     std::ofstream(dir_.path + "/ca.pem") << verifier_->ca_pem();
     agent::AgentOptions ao;
     ao.verifier_url = "https://127.0.0.1:" + std::to_string(verifier_->port());
@@ -110,6 +110,7 @@ class Fleet : public ::testing::Test {
     ao.eventlog_path = h.sim->eventlog_path();
     ao.ima_path = h.sim->ima_path();
     ao.posture_root = posture_root_;
+    ao.watch_ms = watch_ms;
     return agent::Agent::create(ao);
   }
 
@@ -556,17 +557,7 @@ TEST_F(Fleet, AgentPushesAtOnceWhenAPcrChanges) {
   verifier_->stop();
   verifier_.reset();
   start_verifier(0, {}, 60'000);
-  agent::AgentOptions ao;
-  std::ofstream(dir_.path + "/ca.pem") << verifier_->ca_pem();
-  ao.verifier_url = "https://127.0.0.1:" + std::to_string(verifier_->port());
-  ao.verifier_ca_file = dir_.path + "/ca.pem";
-  ao.state_dir = dir_.path + "/host-1/agent";
-  ao.host_id = "host-1";
-  ao.tcti = h.tpm->tcti();
-  ao.eventlog_path = h.sim->eventlog_path();
-  ao.ima_path = h.sim->ima_path();
-  ao.watch_ms = 50;
-  auto a = agent::Agent::create(ao);
+  auto a = make_agent(h, 50);
   ASSERT_TRUE(a) << a.error().message();
   std::atomic<bool> stop{false};
   std::thread runner([&] { (*a)->run(stop); });
