@@ -8,7 +8,7 @@ packages=(
   clang-14 libclang-rt-14-dev clang-format
   tpm2-tools bc swtpm swtpm-tools libtss2-tcti-swtpm0
   libre2-dev libsimdjson-dev                   # policy: linear-time regexes, fast JSON
-  libpcap-dev libnetfilter-conntrack-dev libmnl-dev tcpdump tshark iproute2  # sensor
+  libpcap-dev libnetfilter-conntrack-dev libmnl-dev tcpdump tshark iproute2 nftables  # sensor
   dmidecode fwupd python3-jsonschema           # posture
   openssl                                      # tests cross-check signatures with its CLI
   spin gcc                                     # the Promela model of the protocol
