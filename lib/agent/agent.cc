@@ -18,6 +18,7 @@
 #include "crypto/pki.h"
 #include "net/http.h"
 #include "posture/posture.h"
+#include "sensor/host_flows.h"
 #include "tpmdev/tpm.h"
 
 namespace ironroot::agent {
@@ -160,9 +161,15 @@ class AgentImpl final : public Agent {
   Result<AttestResult> attest_once() override {
     if (!client_) IRONROOT_RETURN_IF_ERROR(enroll());
     const std::string base = "/v1/hosts/" + opts_.host_id;
+    const int64_t asked_ns = wall_ns();
     IRONROOT_ASSIGN_OR_RETURN(
         json ch,
         parse_reply(client_->request("POST", base + "/challenge", "{}"), "challenge", 200));
+    if (opts_.host_flows && ch.contains("time_ns") && ch["time_ns"].is_number_integer()) {
+      // The verifier's clock against ours, at the middle of the round trip.
+      const int64_t offset = ch["time_ns"].get<int64_t>() - (asked_ns + wall_ns()) / 2;
+      if (!recorder_) start_host_flows(offset);
+    }
     auto nonce = crypto::base64_decode(ch.value("nonce", ""));
     if (!nonce || nonce->empty() || nonce->size() > 64) return malformed("challenge: bad nonce");
     auto bank = crypto::hash_alg_from_name(ch.value("bank", ""));
@@ -211,6 +218,7 @@ class AgentImpl final : public Agent {
             {"pcrs", pcrs},
             {"event_log", crypto::base64_encode(log_file.bytes())},
             {"ima", {{"offset", ima_offset}, {"entries", ima_text}}}};
+    if (recorder_) ev["host_flows"] = take_host_flows();
     if (!opts_.posture_root.empty()) {
       auto p = posture::collect_posture(opts_.posture_root);
       if (p) ev["posture"] = posture::to_json(*p);
@@ -228,6 +236,57 @@ class AgentImpl final : public Agent {
     out.interval_ms = std::clamp(verdict.value("interval_ms", 2000), 100, 3'600'000);
     out.log_index = verdict.value("log_index", uint64_t{0});
     return out;
+  }
+
+  static int64_t wall_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  void start_host_flows(int64_t clock_offset_ns) {
+    sensor::HostFlowRecorderOptions o;
+    o.host = opts_.host_id;
+    o.clock_offset_ns = clock_offset_ns;
+    auto r = sensor::HostFlowRecorder::start(o, [this](const sensor::HostFlowEvent& e) {
+      std::lock_guard lock(flows_mu_);
+      if (e.type == sensor::HostFlowEvent::Type::kHeartbeat && !flow_events_.empty() &&
+          flow_events_.back().type == sensor::HostFlowEvent::Type::kHeartbeat) {
+        flow_events_.back() = e;  // only the latest coverage matters
+      } else if (flow_events_.size() >= kMaxPendingFlowEvents) {
+        // Unsent records are lost: say so, so that the sensor does not read silence as absence.
+        if (!dropped_since_) dropped_since_ = e.ts_ns;
+      } else {
+        flow_events_.push_back(e);
+      }
+    });
+    if (!r) {
+      log::warn("host flows not recorded", {{"error", r.error().message()}});
+      opts_.host_flows = false;
+      return;
+    }
+    recorder_ = std::move(*r);
+  }
+
+  // The events recorded since the last attestation, as the sensor's JSON lines.
+  json take_host_flows() {
+    std::vector<sensor::HostFlowEvent> events;
+    uint64_t dropped_since = 0;
+    {
+      std::lock_guard lock(flows_mu_);
+      events.swap(flow_events_);
+      std::swap(dropped_since, dropped_since_);
+    }
+    json lines = json::array();
+    for (const auto& e : events) lines.push_back(e.json(recorder_->header()));
+    if (dropped_since) {
+      sensor::HostFlowEvent gap;
+      gap.type = sensor::HostFlowEvent::Type::kGap;
+      gap.ts_ns = static_cast<uint64_t>(wall_ns());
+      gap.gap = {dropped_since, gap.ts_ns, "agent buffer full: records dropped"};
+      lines.push_back(gap.json(recorder_->header()));
+    }
+    return json{{"lines", lines}};
   }
 
   // How much the IMA list holds: the kernel's count file where there is one (securityfs files
@@ -313,6 +372,12 @@ class AgentImpl final : public Agent {
   uint32_t watched_mask_ = 0;
   std::vector<crypto::Digest> watched_pcrs_;
   uint64_t watched_ima_size_ = 0;
+  // Host-side flow accounting, sent with each attestation.
+  static constexpr size_t kMaxPendingFlowEvents = 50'000;
+  std::unique_ptr<sensor::HostFlowRecorder> recorder_;
+  std::mutex flows_mu_;
+  std::vector<sensor::HostFlowEvent> flow_events_;
+  uint64_t dropped_since_ = 0;
 };
 
 }  // namespace

@@ -36,6 +36,10 @@ struct AgentOptions {
   // Where to read the platform posture (CPU, SMBIOS, management engines, ...) it sends with
   // each attestation: "/" on a real host, a captured tree in tests. Empty: none.
   std::string posture_root = "/";
+  // Record the flows the host OS knows of (conntrack events, sock_diag snapshots) and send them
+  // with each attestation, with this host's clock offset to the verifier, for the network
+  // sensor's reconciliation. Needs CAP_NET_ADMIN for conntrack.
+  bool host_flows = false;
 };
 
 struct AttestResult {

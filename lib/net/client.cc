@@ -31,6 +31,18 @@ struct HttpsClient::Impl {
   std::optional<beast::ssl_stream<beast::tcp_stream>> stream;
   std::string setup_error;
 
+  // Runs one asynchronous operation to completion on this client's own io_context. Beast's
+  // tcp_stream deadlines (expires_after) only apply to asynchronous operations: a synchronous
+  // read from a server that never answers would wait forever.
+  template <class Start>
+  boost::system::error_code run(Start start) {
+    boost::system::error_code result = asio::error::would_block;
+    start([&result](boost::system::error_code e, auto&&...) { result = e; });
+    io.restart();
+    io.run();
+    return result;
+  }
+
   Status connect() {
     if (!setup_error.empty()) return Error(ErrorCode::kInvalidArgument, setup_error);
     stream.emplace(io, ssl);
@@ -39,7 +51,7 @@ struct HttpsClient::Impl {
     boost::system::error_code ec;
     tcp::resolver resolver(io);
     auto results = resolver.resolve(host, std::to_string(port), ec);
-    if (!ec) layer.connect(results, ec);
+    if (!ec) ec = run([&](auto handler) { layer.async_connect(results, handler); });
     if (!ec) layer.socket().set_option(tcp::no_delay(true), ec);
     if (ec)
       return Error(ErrorCode::kIo,
@@ -49,7 +61,9 @@ struct HttpsClient::Impl {
     SSL_ctrl(stream->native_handle(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
              const_cast<char*>(name.c_str()));
     stream->set_verify_callback(asio::ssl::host_name_verification(name));
-    stream->handshake(asio::ssl::stream_base::client, ec);
+    layer.expires_after(std::chrono::seconds(timeout_seconds));
+    ec = run(
+        [&](auto handler) { stream->async_handshake(asio::ssl::stream_base::client, handler); });
     if (ec) {
       return Error(ErrorCode::kIo, "TLS handshake with " + host + ":" + std::to_string(port) +
                                        " failed: " + ec.message());
@@ -70,12 +84,12 @@ struct HttpsClient::Impl {
     req.prepare_payload();
     beast::get_lowest_layer(*stream).expires_after(std::chrono::seconds(timeout_seconds));
     boost::system::error_code ec;
-    http::write(*stream, req, ec);
+    ec = run([&](auto handler) { http::async_write(*stream, req, handler); });
     if (ec) return Error(ErrorCode::kIo, "sending " + method + " " + target + ": " + ec.message());
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(64 << 20);
-    http::read(*stream, buffer, parser, ec);
+    ec = run([&](auto handler) { http::async_read(*stream, buffer, parser, handler); });
     if (ec)
       return Error(ErrorCode::kIo,
                    "reading the answer to " + method + " " + target + ": " + ec.message());

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -166,7 +167,10 @@ struct OutstandingChallenge {
 };
 
 constexpr size_t kMaxPending = 10000;
-constexpr const char* kPolicyName = "policy";  // the store's name for the policy document
+constexpr const char* kPolicyName = "policy";
+constexpr size_t kMaxFlowLinesPerRound = 100'000;
+constexpr size_t kMaxFlowLines =
+    200'000;  // per host, in memory  // the store's name for the policy document
 
 class VerifierImpl final : public Verifier {
  public:
@@ -543,6 +547,8 @@ class VerifierImpl final : public Verifier {
       if (seg.size() == 4 && seg[3] == "events" && read) return host_events(seg[2]);
       if (seg.size() == 4 && seg[3] == "result" && read) return host_result(seg[2]);
       if (seg.size() == 4 && seg[3] == "posture" && read) return host_posture(seg[2]);
+      if (seg.size() == 4 && seg[3] == "host-flows" && read)
+        return host_flow_lines(seg[2], parse_query(r.query));
       if (seg.size() == 5 && seg[3] == "posture" && seg[4] == "accept" && r.method == "POST")
         return accept_posture(seg[2], p);
       if (seg.size() == 4 && seg[3] == "release" && r.method == "POST")
@@ -745,6 +751,9 @@ class VerifierImpl final : public Verifier {
              {"bank", std::string(crypto::hash_alg_name(opts_.bank))},
              {"pcrs", pcrs},
              {"ima_offset", c.challenge.ima_offset},
+             {"time_ns", std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count()},
              {"interval_ms", opts_.interval_ms}};
     std::lock_guard lock(mu_);
     challenges_[id] = std::move(c);  // one outstanding challenge per host
@@ -787,6 +796,19 @@ class VerifierImpl final : public Verifier {
         return fail(400, "ima: \"offset\" must be a non-negative integer");
       }
       ev.ima_offset = b["ima"]["offset"].get<uint64_t>();
+    }
+    std::vector<std::string> flow_lines;
+    if (b.contains("host_flows")) {
+      const json& hf = b["host_flows"];
+      if (!hf.is_object() || !hf.contains("lines") || !hf["lines"].is_array() ||
+          hf["lines"].size() > kMaxFlowLinesPerRound)
+        return fail(400, "\"host_flows\": {\"lines\": [...]} with at most " +
+                             std::to_string(kMaxFlowLinesPerRound) + " lines");
+      for (const auto& l : hf["lines"]) {
+        if (!l.is_string() || l.get_ref<const std::string&>().size() > 4096)
+          return fail(400, "\"host_flows\": each line is a string of at most 4096 bytes");
+        flow_lines.push_back(l.get<std::string>());
+      }
     }
     std::optional<posture::Posture> reported_posture;
     if (b.contains("posture")) {
@@ -872,6 +894,7 @@ class VerifierImpl final : public Verifier {
                   {{"host", id}, {"reason", v.reasons.empty() ? "" : v.reasons.front()}});
       }
     }
+    if (v.evidence_valid && !flow_lines.empty()) keep_host_flows(id, std::move(flow_lines));
     // The decision is on disk in the audit log before anyone hears of it.
     json reasons = json::array();
     for (size_t i = 0; i < v.reasons.size() && i < 20; ++i) reasons.push_back(v.reasons[i]);
@@ -1333,6 +1356,43 @@ class VerifierImpl final : public Verifier {
     return fail(404, "the log serves checkpoint, key, entries, inclusion and consistency");
   }
 
+  // Host-side flow accounting from the agent, for the network sensor: kept in memory, the
+  // latest kMaxFlowLines lines per host, numbered so that a sensor can follow them.
+  void keep_host_flows(const std::string& id, std::vector<std::string> lines) {
+    std::lock_guard lock(flows_mu_);
+    auto& f = host_flows_[id];
+    for (auto& l : lines) f.lines.push_back(std::move(l));
+    while (f.lines.size() > kMaxFlowLines) {
+      f.lines.pop_front();
+      ++f.first_seq;
+    }
+  }
+
+  // GET /v1/hosts/{id}/host-flows?since=N: JSON lines from number N on (the sensor's
+  // --host-flows format); X-Ironroot-Next says where to continue.
+  Response host_flow_lines(const std::string& id, const std::map<std::string, std::string>& q) {
+    uint64_t since = 0;
+    if (q.count("since")) {
+      auto n = query_u64(q, "since");
+      if (!n) return fail(400, n.error().message());
+      since = *n;
+    }
+    std::lock_guard lock(flows_mu_);
+    auto it = host_flows_.find(id);
+    if (it == host_flows_.end())
+      return fail(404, "no host flows from " + id + " (agent --host-flows)");
+    const auto& f = it->second;
+    std::string body;
+    uint64_t seq = std::max(since, f.first_seq);
+    for (uint64_t i = seq - f.first_seq; i < f.lines.size() && body.size() < (4u << 20); ++i, ++seq)
+      body += f.lines[i] + "\n";
+    return Response{200,
+                    "application/x-ndjson",
+                    std::move(body),
+                    {{"X-Ironroot-Next", std::to_string(seq)},
+                     {"X-Ironroot-First", std::to_string(f.first_seq)}}};
+  }
+
   Response host_posture(const std::string& id) {
     auto h = store_->host(id);
     if (!h) return fail(500, h.error().message());
@@ -1436,6 +1496,12 @@ class VerifierImpl final : public Verifier {
   std::unique_ptr<audit::Journal> journal_;
   std::unique_ptr<findings::Dispatcher> dispatcher_;
   std::unique_ptr<ear::SigningKey> ear_key_;
+  struct FlowLines {
+    std::deque<std::string> lines;
+    uint64_t first_seq = 0;
+  };
+  std::mutex flows_mu_;
+  std::map<std::string, FlowLines> host_flows_;  // flows_mu_
   std::mutex policy_ptr_mu_;
   policy::PolicyPtr policy_;         // the approved policy document (policy_ptr_mu_), or null
   std::set<std::string> signed_in_;  // principals seen this run (mu_)

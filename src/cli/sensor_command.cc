@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "connection.h"
 #include "output.h"
 #include "sensor/capture.h"
 #include "sensor/host_flows.h"
@@ -21,6 +22,11 @@
 #include "sensor/sensor.h"
 
 namespace ironroot::cli {
+
+namespace {
+volatile std::sig_atomic_t g_pull_stop = 0;
+}  // namespace
+
 namespace {
 
 namespace sn = ironroot::sensor;
@@ -446,8 +452,49 @@ void add_sensor_commands(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   hf->add_flag("--no-conntrack", ha.no_conntrack, "Only sock_diag snapshots");
   hf->callback([exit_code] { *exit_code = run_host_flows(ha); });
-  cmd->callback([exit_code, hf] {
-    if (hf->parsed()) return;
+  // The agents' host-side accounting, as the verifier received it, into a file this sensor
+  // (or another) follows with --host-flows FILE.
+  static OperatorConnection pull_conn;
+  static std::string pull_host, pull_out;
+  static bool pull_follow = false;
+  static int pull_interval_ms = 500;
+  auto* pull = cmd->add_subcommand(
+      "pull-host-flows",
+      "Fetch an enrolled host's flow accounting from the verifier (its agent runs with "
+      "--host-flows) and append it to a file for `ironroot sensor --host-flows FILE`");
+  pull_conn.add_options(pull);
+  pull->add_option("HOST", pull_host, "The host id")->required();
+  pull->add_option("--out", pull_out, "The JSON lines file to append to")->required();
+  pull->add_flag("--follow", pull_follow, "Keep fetching until Ctrl-C");
+  pull->add_option("--interval-ms", pull_interval_ms, "With --follow: how often")
+      ->check(CLI::Range(50, 60000))
+      ->capture_default_str();
+  pull->callback([exit_code] {
+    std::signal(SIGINT, [](int) { g_pull_stop = true; });
+    std::signal(SIGTERM, [](int) { g_pull_stop = true; });
+    std::ofstream out(pull_out, std::ios::app);
+    if (!out) {
+      print_error(pull_out + ": cannot write");
+      *exit_code = kExitError;
+      return;
+    }
+    uint64_t next = 0;
+    do {
+      auto body = pull_conn.call_text(
+          "GET", "/v1/hosts/" + pull_host + "/host-flows?since=" + std::to_string(next));
+      if (!body) {
+        print_error(body.error().message());
+        *exit_code = kExitError;
+        return;
+      }
+      for (char c : *body) next += c == '\n';
+      out << *body << std::flush;
+      if (pull_follow) std::this_thread::sleep_for(std::chrono::milliseconds(pull_interval_ms));
+    } while (pull_follow && !g_pull_stop);
+    *exit_code = kExitOk;
+  });
+  cmd->callback([exit_code, hf, pull] {
+    if (hf->parsed() || pull->parsed()) return;
     *exit_code = run_sensor(sa);
   });
 }

@@ -165,6 +165,9 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   a->add_option("--watch-ms", ao.watch_ms,
                 "Look this often for a PCR change or IMA growth and attest at once (0: off)")
       ->capture_default_str();
+  a->add_flag("--host-flows", ao.host_flows,
+              "Record the flows this host's OS knows of (conntrack, sock_diag; needs "
+              "CAP_NET_ADMIN) and send them with each attestation, for the network sensor");
   a->add_option("--posture-root", ao.posture_root,
                 "Read the platform posture below this root (empty: do not report posture)")
       ->capture_default_str();

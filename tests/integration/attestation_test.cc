@@ -19,6 +19,7 @@
 #include "crypto/pki.h"
 #include "ear/jwt.h"
 #include "net/http.h"
+#include "sensor/host_flows.h"
 #include "sim/host.h"
 #include "sim/swtpm.h"
 #include "support/corpus.h"
@@ -111,6 +112,7 @@ class Fleet : public ::testing::Test {
     ao.ima_path = h.sim->ima_path();
     ao.posture_root = posture_root_;
     ao.watch_ms = watch_ms;
+    ao.host_flows = host_flows_;
     return agent::Agent::create(ao);
   }
 
@@ -145,6 +147,17 @@ class Fleet : public ::testing::Test {
 
   json host(const std::string& id) { return op("GET", "/v1/hosts/" + id); }
 
+  // The findings file once it mentions `what` (sinks deliver asynchronously), or as it is.
+  std::string findings_with(const std::string& what) {
+    std::string text;
+    for (int i = 0; i < 100; ++i) {
+      text = read_file(dir_.path + "/verifier/findings.jsonl");
+      if (text.find(what) != std::string::npos) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return text;
+  }
+
   // The operator proposes the host's PCRs as reference values; the approver approves.
   void capture(const std::string& id) {
     json proposed = op("POST", "/v1/policy/capture", json{{"host", id}}, 202);
@@ -166,8 +179,9 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<verifier::Verifier> verifier_;
   std::unique_ptr<net::HttpsClient> operator_;
   std::deque<TestHost> hosts_;
-  std::string posture_root_ = "/";  // this machine's own posture, unless a test fakes one  //
-                                    // add_host() hands out references: they must stay valid
+  std::string posture_root_ = "/";
+  bool host_flows_ = false;  // this machine's own posture, unless a test fakes one  //
+                             // add_host() hands out references: they must stay valid
 };
 
 TEST_F(Fleet, EnrolAttestCaptureTrusted) {
@@ -648,7 +662,7 @@ TEST_F(Fleet, RuntimePolicyNamesTheFileAndResultsAreSignedEars) {
   // It stays untrusted on the next round (the list only grows), without re-appraising it all.
   EXPECT_EQ(attest(h).state, "untrusted");
   // The finding went to the default sink, as OCSF.
-  std::string findings = read_file(dir_.path + "/verifier/findings.jsonl");
+  std::string findings = findings_with("/tmp/.x/miner");
   EXPECT_NE(findings.find("\"class_uid\":2004"), std::string::npos) << findings;
   EXPECT_NE(findings.find("/tmp/.x/miner"), std::string::npos) << findings;
   // A result signed by another key is refused.
@@ -686,11 +700,48 @@ TEST_F(Fleet, PostureRollbackIsAFindingAndUntrustsUntilAccepted) {
   EXPECT_EQ(r.state, "untrusted");
   std::string why = joined(json(r.reasons));
   EXPECT_NE(why.find("microcode"), std::string::npos) << why;
-  std::string findings = read_file(dir_.path + "/verifier/findings.jsonl");
+  std::string findings = findings_with("microcode_rollback");
   EXPECT_NE(findings.find("microcode_rollback"), std::string::npos) << findings;
   // An operator accepts the new posture (logged); the host is trusted again.
   op("POST", "/v1/hosts/host-1/posture/accept", json::object());
   EXPECT_EQ(attest(h).state, "trusted");
+}
+
+TEST_F(Fleet, AgentSendsHostFlowsForTheSensor) {
+  if (::geteuid() != 0) GTEST_SKIP() << "host flow accounting needs root (netlink)";
+  host_flows_ = true;
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);  // starts the recorder (the challenge carries the verifier's clock)
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a sock_diag snapshot or two
+  attest(h);
+  auto r = operator_->request("GET", "/v1/hosts/host-1/host-flows?since=0", "",
+                              {{"Authorization", "Bearer " + verifier_->operator_token()}});
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  sensor::HostFlowLog log;
+  std::istringstream in(r->body);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ASSERT_TRUE(sensor::apply_host_flow_line(line, &log)) << line;
+    ++lines;
+  }
+  EXPECT_GT(lines, 1);
+  EXPECT_EQ(log.host, "host-1");
+  EXPECT_LT(std::llabs(log.clock_offset_ns), int64_t{5'000'000'000}) << "same machine, same clock";
+  // The verifier's own listening socket is on this machine: the host's snapshot knows it.
+  bool saw_verifier = false;
+  for (const auto& rec : log.records)
+    saw_verifier |= rec.sport == verifier_->port() || rec.dport == verifier_->port();
+  EXPECT_TRUE(saw_verifier) << r->body.substr(0, 2000);
+  // Paging: nothing new after the end.
+  auto rest =
+      operator_->request("GET", "/v1/hosts/host-1/host-flows?since=" + std::to_string(lines), "",
+                         {{"Authorization", "Bearer " + verifier_->operator_token()}});
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(rest->status, 200);
+  EXPECT_TRUE(rest->body.empty()) << rest->body;
 }
 }  // namespace
 }  // namespace ironroot
