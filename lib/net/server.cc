@@ -106,6 +106,10 @@ class ServerImpl final : public HttpsServer {
     for (auto& t : threads_) {
       if (t.joinable()) t.join();
     }
+    // io_.stop() may win the race with the posted close; with no thread left running handlers,
+    // closing here is safe, and new connections are refused rather than left unanswered.
+    boost::system::error_code ec;
+    acceptor_.close(ec);
   }
 
  private:

@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "crypto/pki.h"
 #include "net/http.h"
 
 namespace ironroot::net {
@@ -32,6 +33,42 @@ TEST(HttpsClient, GivesUpWhenTheServerNeverSpeaks) {
   EXPECT_NE(r.error().message().find("TLS handshake"), std::string::npos) << r.error().message();
   // Generous: the point is that it returns at all (it used to wait forever).
   EXPECT_LT(waited, std::chrono::seconds(30));
+}
+
+// After stop() the port refuses connections at once (the listening socket is closed, not left
+// accepting into a server that no longer answers).
+TEST(HttpsServer, StopClosesTheListeningSocket) {
+  auto ca_key = crypto::generate_key();
+  ASSERT_TRUE(ca_key);
+  auto ca = crypto::make_ca_certificate(*ca_key, "test CA", 1);
+  auto key = crypto::generate_key();
+  ASSERT_TRUE(ca && key);
+  auto csr = crypto::make_csr(*key, "127.0.0.1");
+  ASSERT_TRUE(csr);
+  crypto::IssueOptions io;
+  io.common_name = "127.0.0.1";
+  io.server = true;
+  io.ips = {"127.0.0.1"};
+  auto cert = crypto::issue_certificate(*ca_key, *ca, *csr, io);
+  ASSERT_TRUE(cert) << cert.error().message();
+  auto server = HttpsServer::start({}, {*cert, *key, ""}, [](const Request&) {
+    return Response{200, "application/json", "{}", {}};
+  });
+  ASSERT_TRUE(server) << server.error().message();
+  // It answers before stop().
+  HttpsClient client("127.0.0.1", (*server)->port(), {*ca, "", "", ""}, 5);
+  auto r = client.request("GET", "/");
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->status, 200);
+  const uint16_t port = (*server)->port();
+  (*server)->stop();
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  EXPECT_NE(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ::close(fd);
 }
 
 }  // namespace
