@@ -74,6 +74,11 @@ Result<json> parse_reply(const Result<net::Response>& r, const std::string& what
 class AgentImpl final : public Agent {
  public:
   explicit AgentImpl(AgentOptions o) : opts_(std::move(o)) {}
+  // The recorder's thread writes into flow_events_, which is declared after it and so would be
+  // destroyed first: stop the thread before any member goes.
+  ~AgentImpl() override {
+    if (recorder_) recorder_->stop();
+  }
 
   Status init() {
     if (opts_.host_id.empty()) {
