@@ -8,7 +8,10 @@
 #include <filesystem>
 #include <map>
 #include <sstream>
+#include <string>
+#include <utility>
 
+#include "posture/knowledge.h"
 #include "posture/posture.h"
 #include "posture/rating.h"
 
@@ -132,6 +135,51 @@ TEST(PlatformCorpus, VendorsOfTheManifestHosts) {
       dir + "/platform/dmi/server__PowerEdge_R750__369267D116AD.dmidecode.txt"));
   ASSERT_TRUE(r750);
   EXPECT_EQ(rate(posture_from_smbios(*r750)).fwupd_hsi, "HSI:INVALID:chassis[Rack Mount Chassis]");
+}
+
+// Every corpus host whose SMBIOS carries an ME version, with the advisories that version falls
+// in (checked by hand against the sourced ranges in data/posture/advisories.json).
+TEST(PlatformCorpus, AdvisoriesOfTheHostsWithAnMeVersion) {
+  IRONROOT_REQUIRE_CORPUS(dir);
+  const std::map<std::string, std::pair<std::string, std::string>> expected = {
+      {"notebook__ThinkPad_E14_Gen_6_21M70015CK__ABB00F21842A.dmidecode.txt", {"18.0.5.2133", ""}},
+      {"desktop__ThinkCentre_neo_50s_Gen_3_11T0008DFM__E093943EDF71.dmidecode.txt",
+       {"16.0.15.1735", ""}},
+      {"server__Z690D4U-2L2T-G5__2A61D8CF253D.dmidecode.txt", {"16.1.25.1917", ""}},
+      {"server__Super_Server__C1D7CD066F95.dmidecode.txt", {"16.1.32.2418", ""}},
+      // Past fwupd's 15.0.40.
+      {"server__CompactPCI_Serial__89AAC1C97050.dmidecode.txt", {"15.0.45.2411", ""}},
+      // Past SA-00391's 14.0.45; fwupd lists no 14.0 line.
+      {"desktop__EliteDesk_800_G6_Small_Form_Factor_PC__1D540E5DD479.dmidecode.txt",
+       {"14.0.47.1482", ""}},
+      // 11.21.55 is SA-00125's fix; below SA-00213's 11.22.65 and every later 11.22 fix; fwupd
+      // lists no 11.21 line.
+      {"server__Z8_G4_Workstation__5E9B675190B8.dmidecode.txt",
+       {"11.21.55.1508", "INTEL-SA-00213 INTEL-SA-00241 INTEL-SA-00295 INTEL-SA-00391"}},
+      // Past SA-00086 (11.8.50) and SA-00125 (11.8.55), below SA-00213's 11.8.65.
+      {"server__C7Z370-CG-IW__66BE2E39DAA0.dmidecode.txt",
+       {"11.8.60.3561",
+        "FWUPD-MEI-VERSION INTEL-SA-00213 INTEL-SA-00241 INTEL-SA-00295 INTEL-SA-00391"}},
+  };
+  size_t with_version = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir + "/platform/dmi")) {
+    auto info = parse_dmidecode_text(ironroot::testing::read_text(entry.path().string()));
+    ASSERT_TRUE(info) << entry.path();
+    Posture p = posture_from_smbios(*info);
+    if (p.me.version.empty()) continue;
+    ++with_version;
+    std::string ids;
+    for (const auto& m : match_advisories(p)) ids += (ids.empty() ? "" : " ") + m.advisory;
+    std::string file = entry.path().filename().string();
+    auto it = expected.find(file);
+    if (it == expected.end()) {
+      ADD_FAILURE() << "not expected: " << file << " " << p.me.version << " [" << ids << "]";
+      continue;
+    }
+    EXPECT_EQ(p.me.version, it->second.first) << file;
+    EXPECT_EQ(ids, it->second.second) << file << " " << p.me.version;
+  }
+  EXPECT_EQ(with_version, expected.size());
 }
 
 // Attribute ids fwupd and ironroot both report, with a reason for each known difference.

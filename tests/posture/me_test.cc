@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "crypto/base64.h"
 #include "posture/knowledge.h"
@@ -169,7 +171,7 @@ TEST(Advisories, ShippedDataParsesAndEveryEntryHasAReference) {
   }
   for (const auto& v : k.vendors) EXPECT_FALSE(v.ref.empty()) << v.name;
   for (const char* id : {"INTEL-SA-00075", "INTEL-SA-00086", "INTEL-SA-00125", "INTEL-SA-00213",
-                         "INTEL-SA-00295", "INTEL-SA-00391"}) {
+                         "INTEL-SA-00241", "INTEL-SA-00295", "INTEL-SA-00391"}) {
     EXPECT_TRUE(std::any_of(k.advisories.begin(), k.advisories.end(), [&](const Advisory& a) {
       return a.id == id;
     })) << id;
@@ -218,6 +220,113 @@ TEST(Advisories, VersionRanges) {
   amd.cpu.model_name = "AMD Ryzen 7 PRO 4750U";
   ids = matched(amd);
   EXPECT_EQ(std::find(ids.begin(), ids.end(), "AMD-SB-1021:possibly-affected"), ids.end());
+}
+
+bool has(const std::vector<std::string>& ids, const std::string& id) {
+  return std::find(ids.begin(), ids.end(), id) != ids.end();
+}
+
+Posture engine(const char* family, const char* version) {
+  Posture p;
+  p.me.present = true;
+  p.me.family = family;
+  p.me.version = version;
+  return p;
+}
+
+// Just below and at a fixed build of SA-00086, for the CSME 11.0-11.7 line, the CSME 11.10 line,
+// SPS 4.0 (Intel's detection tool: hotfix >= 4 is fixed) and an ME 10 AMT SKU.
+TEST(Advisories, Sa00086FixedBuildsPerLine) {
+  const std::string a = "INTEL-SA-00086:affected";
+  EXPECT_TRUE(has(matched(engine("CSME11", "11.6.1.1142")), a));
+  EXPECT_TRUE(has(matched(engine("CSME11", "11.8.49.9999")), a));
+  EXPECT_FALSE(has(matched(engine("CSME11", "11.8.50.0")), a));
+  EXPECT_FALSE(has(matched(engine("CSME11", "11.8.50.3399")), a));
+  EXPECT_TRUE(has(matched(engine("CSME11", "11.11.49.1000")), a));
+  EXPECT_FALSE(has(matched(engine("CSME11", "11.11.50.0")), a));
+  EXPECT_FALSE(has(matched(engine("CSME11", "11.11.50.1402")), a));
+  EXPECT_TRUE(has(matched(engine("SPS", "4.0.3.999")), a));
+  EXPECT_FALSE(has(matched(engine("SPS", "4.0.4.0")), a));
+  EXPECT_FALSE(has(matched(engine("SPS", "4.0.4.288")), a));
+  Posture amt = engine("ME", "10.0.56.3001");
+  amt.me.amt_present = true;
+  EXPECT_TRUE(has(matched(amt), a));
+  amt.me.version = "10.0.56.3002";
+  EXPECT_FALSE(has(matched(amt), a));
+  // CSME 12 was never in SA-00086.
+  EXPECT_FALSE(has(matched(engine("CSME11", "12.0.10.1000")), a));
+}
+
+// SA-00075: the 11.0.18 / 11.0.22 / 11.6.12 hotfix lines have their own fixed builds.
+TEST(Advisories, Sa00075HotfixLines) {
+  const std::string a = "INTEL-SA-00075:affected";
+  auto amt = [](const char* v) {
+    Posture p = engine("CSME11", v);
+    p.me.amt_present = true;
+    return p;
+  };
+  EXPECT_TRUE(has(matched(amt("11.0.18.3002")), a));
+  EXPECT_FALSE(has(matched(amt("11.0.18.3003")), a));
+  EXPECT_FALSE(has(matched(amt("11.0.22.3001")), a));
+  EXPECT_TRUE(has(matched(amt("11.0.24.1000")), a));
+  EXPECT_FALSE(has(matched(amt("11.0.25.3001")), a));
+  EXPECT_FALSE(has(matched(amt("11.6.12.3202")), a));
+  EXPECT_TRUE(has(matched(amt("11.6.26.3000")), a));
+  EXPECT_FALSE(has(matched(amt("11.6.27.3264")), a));
+  EXPECT_FALSE(has(matched(amt("11.7.0.1000")), a));
+  EXPECT_TRUE(has(matched(amt("6.2.60.1000")), a));
+  EXPECT_FALSE(has(matched(amt("6.2.61.3535")), a));
+}
+
+// SA-00241 (2019.2) and SA-00295 (2020.1) are distinct, with their own fixed builds.
+TEST(Advisories, Sa00241AndSa00295AreSeparate) {
+  auto ids = matched(engine("CSME11", "12.0.40.1000"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00241:affected"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00295:affected"));
+  ids = matched(engine("CSME11", "12.0.45.1509"));
+  EXPECT_FALSE(has(ids, "INTEL-SA-00241:affected"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00295:affected"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00391:affected"));
+  ids = matched(engine("CSME11", "12.0.64.1551"));
+  EXPECT_FALSE(has(ids, "INTEL-SA-00295:affected"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00391:affected"));
+  ids = matched(engine("CSME11", "14.5.12.1000"));
+  EXPECT_FALSE(has(ids, "INTEL-SA-00295:affected"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00391:affected"));
+  ids = matched(engine("TXE", "3.1.79.2000"));
+  EXPECT_TRUE(has(ids, "INTEL-SA-00391:affected"));
+  EXPECT_FALSE(has(ids, "INTEL-SA-00295:affected"));
+  EXPECT_FALSE(has(matched(engine("TXE", "3.1.80.0")), "INTEL-SA-00391:affected"));
+}
+
+// The versions the corpus carries (fwupd's recordings, the ThinkPad E14's FVI table, the
+// ThinkPad test root) are all past every Intel range.
+TEST(Advisories, CorpusVersionsArePastEveryIntelRange) {
+  for (auto [family, version] : {std::pair{"CSME16", "16.1.32.2473"},
+                                 {"CSME18", "18.0.5.2133"},
+                                 {"CSME11", "11.22.92.4222"},
+                                 {"CSME11", "11.8.93.4323"}}) {
+    Posture p = engine(family, version);
+    p.me.amt_present = true;
+    EXPECT_TRUE(matched(p).empty()) << version;
+  }
+}
+
+// Every entry marked verified names the sources its ranges were checked against.
+TEST(Advisories, VerifiedEntriesNameTheirSources) {
+  auto j = nlohmann::json::parse(ironroot::testing::read_text(std::string(IRONROOT_SOURCE_TESTS) +
+                                                              "/../data/posture/advisories.json"));
+  size_t verified = 0;
+  for (const auto& a : j["advisories"]) {
+    if (!a.value("verified", false)) continue;
+    ++verified;
+    bool fwupd = a["id"] == "FWUPD-MEI-VERSION";  // its url is the source
+    if (!fwupd) {
+      ASSERT_TRUE(a.contains("sources")) << a["id"];
+      EXPECT_FALSE(a["sources"].empty()) << a["id"];
+    }
+  }
+  EXPECT_GE(verified, 7u);
 }
 
 }  // namespace
