@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -70,6 +71,21 @@ Result<std::string> get_str(const nlohmann::json& j, const char* field) {
 
 void note_time(HostFlowLog* log, uint64_t ts) {
   if (ts > log->covered_until_ns) log->covered_until_ns = ts;
+}
+
+// A gap that continues the previous one for the same reason (a source that stays unavailable is
+// reported again at every heartbeat) extends it, so that a long outage is one gap, not thousands.
+void add_gap(HostFlowLog* log, HostGap g) {
+  note_time(log, g.end_ns);
+  if (!log->gaps.empty()) {
+    HostGap& last = log->gaps.back();
+    if (last.reason == g.reason && g.start_ns <= last.end_ns && g.end_ns >= last.start_ns) {
+      last.start_ns = std::min(last.start_ns, g.start_ns);
+      last.end_ns = std::max(last.end_ns, g.end_ns);
+      return;
+    }
+  }
+  log->gaps.push_back(std::move(g));
 }
 
 }  // namespace
@@ -155,8 +171,7 @@ Status apply_host_flow_line(std::string_view line, HostFlowLog* log) {
     IRONROOT_ASSIGN_OR_RETURN(g.end_ns, get_num<uint64_t>(j, "end_ns", UINT64_MAX));
     if (g.end_ns < g.start_ns) return malformed("field end_ns: before start_ns");
     if (auto r = j.find("reason"); r != j.end() && r->is_string()) g.reason = r->get<std::string>();
-    note_time(log, g.end_ns);
-    log->gaps.push_back(std::move(g));
+    add_gap(log, std::move(g));
   } else if (type == "heartbeat") {
     IRONROOT_ASSIGN_OR_RETURN(uint64_t ts, get_num<uint64_t>(j, "ts_ns", UINT64_MAX));
     note_time(log, ts);
@@ -201,11 +216,16 @@ Status HostFlowLogTail::poll(HostFlowLog* log) {
 // ---- recorder --------------------------------------------------------------------------------
 
 struct HostFlowRecorder::Conntrack {
-  nfct_handle* events = nullptr;
+  nfct_handle* events = nullptr;  // null while conntrack is unavailable
   uint64_t last_ok_ns = 0;
-  ~Conntrack() {
+  // Why conntrack cannot be read (empty while it can), and from when the next gap record runs.
+  std::string unavailable;
+  uint64_t gap_from_ns = 0;
+  void close() {
     if (events) nfct_close(events);
+    events = nullptr;
   }
+  ~Conntrack() { close(); }
 };
 
 namespace {
@@ -358,10 +378,17 @@ Result<std::unique_ptr<HostFlowRecorder>> HostFlowRecorder::start(HostFlowRecord
     r->ct_ = std::make_unique<Conntrack>();
     r->ct_->events = nfct_open(CONNTRACK, NF_NETLINK_CONNTRACK_NEW | NF_NETLINK_CONNTRACK_UPDATE |
                                               NF_NETLINK_CONNTRACK_DESTROY);
-    if (r->ct_->events == nullptr) {
-      return Error(ErrorCode::kIo, std::string("conntrack events: ") + std::strerror(errno) +
-                                       " (needs CAP_NET_ADMIN and nf_conntrack)");
-    }
+  }
+  if (r->ct_ && r->ct_->events == nullptr) {
+    const int err = errno;
+    const std::string why = std::string(err ? std::strerror(err) : "cannot open") +
+                            " (needs CAP_NET_ADMIN and the nf_conntrack module)";
+    if (!r->options_.sock_diag) return Error(ErrorCode::kIo, "conntrack events: " + why);
+    // sock_diag still sees the host's sockets: record on, and report the missing conntrack as
+    // a gap for as long as it lasts, so that the sensor scores what it finds then lower.
+    r->ct_->unavailable = "conntrack unavailable: " + why;
+    r->ct_->gap_from_ns = now;
+  } else if (r->ct_) {
     nfnl_rcvbufsiz(nfct_nfnlh(r->ct_->events), static_cast<unsigned int>(r->options_.rcvbuf_bytes));
     int fd = nfct_fd(r->ct_->events);
     ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -380,6 +407,7 @@ Result<std::unique_ptr<HostFlowRecorder>> HostFlowRecorder::start(HostFlowRecord
     IRONROOT_ASSIGN_OR_RETURN(auto socks, sock_diag_snapshot(now));
     existing.insert(existing.end(), socks.begin(), socks.end());
   }
+  if (r->ct_ && !r->ct_->unavailable.empty()) r->emit_conntrack_gap(realtime_ns());
   for (auto& rec : existing) {
     HostFlowEvent e;
     e.type = HostFlowEvent::Type::kFlow;
@@ -416,14 +444,20 @@ void HostFlowRecorder::emit(HostFlowEvent e) {
         note_time(&log_, e.record.ts_ns);
         log_.records.push_back(e.record);
         break;
-      case HostFlowEvent::Type::kGap:
-        note_time(&log_, e.gap.end_ns);
-        log_.gaps.push_back(e.gap);
-        break;
+      case HostFlowEvent::Type::kGap: add_gap(&log_, e.gap); break;
       default: note_time(&log_, e.ts_ns); break;
     }
   }
   if (sink_) sink_(e);
+}
+
+void HostFlowRecorder::emit_conntrack_gap(uint64_t now) {
+  HostFlowEvent g;
+  g.type = HostFlowEvent::Type::kGap;
+  g.gap = {std::min(ct_->gap_from_ns, now), now, ct_->unavailable};
+  g.ts_ns = now;
+  ct_->gap_from_ns = now;
+  emit(std::move(g));
 }
 
 void HostFlowRecorder::run() {
@@ -436,25 +470,33 @@ void HostFlowRecorder::run() {
                         emit(std::move(e));
                       },
                       nullptr};
-  if (ct_) nfct_callback_register(ct_->events, NFCT_T_ALL, ct_callback, &ctx);
+  if (ct_ && ct_->events) nfct_callback_register(ct_->events, NFCT_T_ALL, ct_callback, &ctx);
   uint64_t next_snapshot = realtime_ns() + uint64_t{options_.snapshot_ms} * 1'000'000;
   uint64_t next_heartbeat = 0;
   while (!stop_) {
-    if (ct_) {
+    if (ct_ && ct_->events) {
       pollfd pfd{nfct_fd(ct_->events), POLLIN, 0};
       int n = ::poll(&pfd, 1, 50);
       if (n > 0) {
         int rc = nfct_catch(ct_->events);
-        if (rc < 0 && errno == ENOBUFS) {
+        const int err = errno;
+        if (rc < 0 && err == ENOBUFS) {
           // Events were lost: everything since the last clean read is uncertain.
           HostFlowEvent g;
           g.type = HostFlowEvent::Type::kGap;
           g.gap = {ct_->last_ok_ns, realtime_ns(), "conntrack: netlink overrun (ENOBUFS)"};
           g.ts_ns = g.gap.end_ns;
           emit(std::move(g));
+        } else if (rc < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR) {
+          // The socket is broken: conntrack is gone from the last clean read on.
+          ct_->unavailable =
+              std::string("conntrack unavailable: read failed: ") + std::strerror(err);
+          ct_->gap_from_ns = ct_->last_ok_ns;
+          ct_->close();
+          next_heartbeat = 0;  // say so now
         }
       }
-      ct_->last_ok_ns = realtime_ns();
+      if (ct_->events) ct_->last_ok_ns = realtime_ns();
     } else {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -480,10 +522,15 @@ void HostFlowRecorder::run() {
     }
     if (now >= next_heartbeat) {
       next_heartbeat = now + uint64_t{options_.heartbeat_ms} * 1'000'000;
-      HostFlowEvent h;
-      h.type = HostFlowEvent::Type::kHeartbeat;
-      h.ts_ns = now;
-      emit(std::move(h));
+      if (ct_ && !ct_->unavailable.empty()) {
+        // The gap, extended to now, is the heartbeat: coverage never runs ahead of it.
+        emit_conntrack_gap(now);
+      } else {
+        HostFlowEvent h;
+        h.type = HostFlowEvent::Type::kHeartbeat;
+        h.ts_ns = now;
+        emit(std::move(h));
+      }
     }
   }
 }

@@ -9,6 +9,11 @@
 //   {"type":"flow","ts_ns":...,"source":"conntrack","event":"new","proto":6,"src":"10.0.0.2",
 //    "dst":"10.0.0.1","sport":40000,"dport":443,"community_id":"1:..."}
 //   {"type":"gap","start_ns":...,"end_ns":...,"reason":"conntrack: netlink overrun (ENOBUFS)"}
+//   {"type":"gap",...,"reason":"conntrack unavailable: Operation not permitted (needs ...)"}
+//
+// When conntrack cannot be opened or read (no CAP_NET_ADMIN, no nf_conntrack) but sock_diag
+// works, the recorder keeps going on sock_diag and sends, in place of each heartbeat, a gap
+// record continuing the previous one: the whole outage is covered, and readers merge the pieces.
 //   {"type":"heartbeat","ts_ns":...}
 //
 //   auto rec = HostFlowRecorder::start({}, [](const HostFlowEvent& e) { send(e.json()); });
@@ -127,6 +132,8 @@ class HostFlowRecorder {
   explicit HostFlowRecorder(HostFlowRecorderOptions options, Sink sink);
   void run();
   void emit(HostFlowEvent e);
+  // A gap record from where the last one ended to `now`, while conntrack is unavailable.
+  void emit_conntrack_gap(uint64_t now);
 
   HostFlowRecorderOptions options_;
   Sink sink_;

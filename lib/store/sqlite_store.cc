@@ -1,5 +1,7 @@
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -68,6 +70,21 @@ constexpr const char* kMigrations[] = {
       decided_at INTEGER NOT NULL DEFAULT 0,
       comment TEXT NOT NULL DEFAULT ''
     );
+    )sql",
+    // 3: agents' host-side flow lines (for the network sensor), and each host's numbering, kept
+    // apart so that numbers never go back when lines are dropped or the host is deleted.
+    R"sql(
+    CREATE TABLE host_flow_seq (
+      host_id TEXT PRIMARY KEY,
+      first_seq INTEGER NOT NULL,
+      next_seq INTEGER NOT NULL
+    );
+    CREATE TABLE host_flows (
+      host_id TEXT NOT NULL,
+      seq INTEGER NOT NULL,
+      line TEXT NOT NULL,
+      PRIMARY KEY (host_id, seq)
+    ) WITHOUT ROWID;
     )sql",
 };
 
@@ -220,10 +237,106 @@ class SqliteStore final : public Store {
 
   Status delete_host(const std::string& id) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, "DELETE FROM hosts WHERE id = ?1");
-    s.text(1, id);
-    if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("delete_host " + id);
-    return {};
+    IRONROOT_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+    Status st = [&]() -> Status {
+      Stmt s(db_, "DELETE FROM hosts WHERE id = ?1");
+      s.text(1, id);
+      if (sqlite3_step(s.get()) != SQLITE_DONE) return fail("delete_host " + id);
+      // Its flow lines go too; the numbering stays, so a sensor never sees a number reused.
+      Stmt f(db_, "DELETE FROM host_flows WHERE host_id = ?1");
+      f.text(1, id);
+      if (sqlite3_step(f.get()) != SQLITE_DONE) return fail("delete_host flows " + id);
+      Stmt q(db_, "UPDATE host_flow_seq SET first_seq = next_seq WHERE host_id = ?1");
+      q.text(1, id);
+      if (sqlite3_step(q.get()) != SQLITE_DONE) return fail("delete_host flow numbers " + id);
+      return {};
+    }();
+    return finish(std::move(st));
+  }
+
+  Result<uint64_t> append_host_flows(const std::string& host_id,
+                                     const std::vector<std::string>& lines,
+                                     uint64_t keep) override {
+    std::lock_guard lock(mu_);
+    // One transaction per attestation: one WAL commit however many lines it carries.
+    IRONROOT_RETURN_IF_ERROR(exec("BEGIN IMMEDIATE"));
+    uint64_t first = 0, next = 0;
+    Status st = [&]() -> Status {
+      {
+        Stmt s(db_, "SELECT first_seq, next_seq FROM host_flow_seq WHERE host_id = ?1");
+        if (!s.ok()) return fail("prepare append_host_flows");
+        s.text(1, host_id);
+        int rc = sqlite3_step(s.get());
+        if (rc == SQLITE_ROW) {
+          first = static_cast<uint64_t>(s.col_i64(0));
+          next = static_cast<uint64_t>(s.col_i64(1));
+        } else if (rc != SQLITE_DONE) {
+          return fail("host_flow_seq " + host_id);
+        }
+      }
+      {
+        Stmt ins(db_, "INSERT INTO host_flows (host_id, seq, line) VALUES (?1, ?2, ?3)");
+        if (!ins.ok()) return fail("prepare host_flows insert");
+        // Lines beyond `keep` in this very batch would be dropped at once: skip them.
+        size_t skip = keep < lines.size() ? lines.size() - static_cast<size_t>(keep) : 0;
+        next += skip;
+        for (size_t i = skip; i < lines.size(); ++i, ++next) {
+          sqlite3_reset(ins.get());
+          ins.text(1, host_id);
+          ins.i64(2, static_cast<int64_t>(next));
+          ins.text(3, lines[i]);
+          if (sqlite3_step(ins.get()) != SQLITE_DONE) return fail("host_flows insert " + host_id);
+        }
+      }
+      if (next - first > keep) {
+        first = next - keep;
+        Stmt d(db_, "DELETE FROM host_flows WHERE host_id = ?1 AND seq < ?2");
+        d.text(1, host_id);
+        d.i64(2, static_cast<int64_t>(first));
+        if (sqlite3_step(d.get()) != SQLITE_DONE) return fail("host_flows cap " + host_id);
+      }
+      Stmt u(db_,
+             "INSERT INTO host_flow_seq (host_id, first_seq, next_seq) VALUES (?1, ?2, ?3) "
+             "ON CONFLICT(host_id) DO UPDATE SET first_seq = ?2, next_seq = ?3");
+      u.text(1, host_id);
+      u.i64(2, static_cast<int64_t>(first));
+      u.i64(3, static_cast<int64_t>(next));
+      if (sqlite3_step(u.get()) != SQLITE_DONE) return fail("host_flow_seq " + host_id);
+      return {};
+    }();
+    IRONROOT_RETURN_IF_ERROR(finish(std::move(st)));
+    return next;
+  }
+
+  Result<std::optional<HostFlowLines>> host_flows(const std::string& host_id, uint64_t since,
+                                                  size_t max_bytes) override {
+    std::lock_guard lock(mu_);
+    HostFlowLines out;
+    {
+      Stmt s(db_, "SELECT first_seq, next_seq FROM host_flow_seq WHERE host_id = ?1");
+      if (!s.ok()) return fail("prepare host_flows");
+      s.text(1, host_id);
+      int rc = sqlite3_step(s.get());
+      if (rc == SQLITE_DONE) return std::optional<HostFlowLines>();
+      if (rc != SQLITE_ROW) return fail("host_flows " + host_id);
+      out.first_seq = static_cast<uint64_t>(s.col_i64(0));
+    }
+    // A reader ahead of the end continues where it asked to (as the in-memory version did).
+    out.next_seq = std::max(since, out.first_seq);
+    Stmt s(db_, "SELECT seq, line FROM host_flows WHERE host_id = ?1 AND seq >= ?2 ORDER BY seq");
+    if (!s.ok()) return fail("prepare host_flows lines");
+    s.text(1, host_id);
+    s.i64(2, static_cast<int64_t>(std::min<uint64_t>(out.next_seq, INT64_MAX)));
+    size_t bytes = 0;
+    while (bytes < max_bytes) {
+      int rc = sqlite3_step(s.get());
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail("host_flows lines " + host_id);
+      out.lines.push_back(s.col_text(1));
+      bytes += out.lines.back().size() + 1;
+      out.next_seq = static_cast<uint64_t>(s.col_i64(0)) + 1;
+    }
+    return std::optional<HostFlowLines>(std::move(out));
   }
 
   Status append_event(const HostEvent& e) override {
@@ -364,6 +477,17 @@ class SqliteStore final : public Store {
     return {};
   }
   Status exec(const std::string& sql) { return exec(sql.c_str()); }
+
+  // Commits a transaction begun with BEGIN IMMEDIATE, or rolls it back when `st` failed.
+  Status finish(Status st) {
+    if (!st) {
+      (void)exec("ROLLBACK");
+      return st;
+    }
+    Status c = exec("COMMIT");
+    if (!c) (void)exec("ROLLBACK");
+    return c;
+  }
 
   Error fail(const std::string& what) const {
     return Error(ErrorCode::kIo,

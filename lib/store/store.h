@@ -77,6 +77,14 @@ struct HostEvent {
   std::string detail_json;
 };
 
+// Host-side flow lines (JSON, the sensor's --host-flows format) an agent reported, numbered per
+// host in arrival order. Numbers only grow, also across restarts and when old lines are dropped.
+struct HostFlowLines {
+  uint64_t first_seq = 0;  // the oldest line still kept
+  uint64_t next_seq = 0;   // where a reader continues: after the last line returned
+  std::vector<std::string> lines;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -97,6 +105,17 @@ class Store {
   virtual Status put_policy_change(const PolicyChange& change) = 0;
   // One change by id, or (id empty) the latest `limit` changes, newest first.
   virtual Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit) = 0;
+
+  // Appends `lines` to the host's flow lines in one transaction and keeps the newest `keep`
+  // (older ones are dropped). Returns the number the next line will get.
+  virtual Result<uint64_t> append_host_flows(const std::string& host_id,
+                                             const std::vector<std::string>& lines,
+                                             uint64_t keep) = 0;
+  // Lines numbered `since` on (from the oldest kept when `since` is older), stopping once
+  // `max_bytes` of line text is reached (at least one line is returned when there is one).
+  // nullopt when the host never reported any.
+  virtual Result<std::optional<HostFlowLines>> host_flows(const std::string& host_id,
+                                                          uint64_t since, size_t max_bytes) = 0;
 
   // The schema version in force (after migrations).
   virtual int schema_version() = 0;

@@ -1,6 +1,8 @@
 #include "verifier/principals.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,11 +17,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::pair<Role, const char*> kRoles[] = {{Role::kViewer, "viewer"},
-                                                   {Role::kAuditor, "auditor"},
-                                                   {Role::kOperator, "operator"},
-                                                   {Role::kPolicyAuthor, "policy-author"},
-                                                   {Role::kApprover, "approver"}};
+constexpr std::pair<Role, const char*> kRoles[] = {
+    {Role::kViewer, "viewer"},     {Role::kAuditor, "auditor"},
+    {Role::kOperator, "operator"}, {Role::kPolicyAuthor, "policy-author"},
+    {Role::kApprover, "approver"}, {Role::kSensor, "sensor"}};
 
 Bytes bytes_of(const std::string& s) {
   return Bytes(reinterpret_cast<const uint8_t*>(s.data()), s.size());
@@ -52,6 +53,12 @@ const char* role_name(Role r) {
   return "?";
 }
 
+std::string role_names() {
+  std::string out;
+  for (const auto& [role, name] : kRoles) out += (out.empty() ? "" : ", ") + std::string(name);
+  return out;
+}
+
 std::optional<Role> role_from_name(const std::string& name) {
   for (const auto& [role, n] : kRoles) {
     if (name == n) return role;
@@ -82,8 +89,7 @@ Result<std::vector<Principal>> parse_principals(const std::string& text) {
       auto role = r.is_string() ? role_from_name(r.get<std::string>()) : std::nullopt;
       if (!role)
         return Error(ErrorCode::kMalformed,
-                     where + ".roles: unknown role " + r.dump() +
-                         " (viewer, auditor, operator, policy-author, approver)");
+                     where + ".roles: unknown role " + r.dump() + " (" + role_names() + ")");
       p.roles.insert(*role);
     }
     p.token_sha256 = e.value("token_sha256", "");
@@ -114,17 +120,22 @@ std::string principals_to_json(const std::vector<Principal>& principals) {
 }
 
 Status PrincipalDirectory::load() {
-  std::ifstream in(path_);
-  if (!in) return Error(ErrorCode::kNotFound, path_ + ": cannot read");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  auto parsed = parse_principals(ss.str());
-  if (!parsed) return std::move(parsed).error().with_context(path_);
+  // The identity (fstat) and the text of one and the same file, even if it is replaced now.
+  int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Error(ErrorCode::kNotFound, path_ + ": cannot read");
   struct stat st {};
-  ::stat(path_.c_str(), &st);
+  ::fstat(fd, &st);
+  std::string text;
+  char buf[8192];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  auto parsed = parse_principals(text);
+  if (!parsed) return std::move(parsed).error().with_context(path_);
   std::lock_guard lock(mu_);
   principals_ = std::move(*parsed);
   mtime_ = st.st_mtim;
+  inode_ = st.st_ino;
+  size_ = st.st_size;
   return {};
 }
 
@@ -133,7 +144,9 @@ void PrincipalDirectory::reload_if_changed() {
   if (::stat(path_.c_str(), &st) != 0) return;
   {
     std::lock_guard lock(mu_);
-    if (st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec) return;
+    if (st.st_mtim.tv_sec == mtime_.tv_sec && st.st_mtim.tv_nsec == mtime_.tv_nsec &&
+        st.st_ino == inode_ && st.st_size == size_)
+      return;
   }
   // A broken edit keeps the principals in force (and says so in the verifier's log).
   (void)load();

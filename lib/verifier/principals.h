@@ -6,10 +6,13 @@
 //   operator       act on hosts (delete, release from quarantine)
 //   policy-author  propose policy changes
 //   approver       approve or reject another principal's proposal (never their own)
+//   sensor         a network sensor: post its findings, read hosts' host-side flows; no more
 //
 // The file (principals.json in the data directory) is re-read when it changes, so that adding a
 // principal with `ironroot verifier principal add` needs no restart.
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <ctime>
@@ -23,9 +26,11 @@
 
 namespace ironroot::verifier {
 
-enum class Role { kViewer, kAuditor, kOperator, kPolicyAuthor, kApprover };
+enum class Role { kViewer, kAuditor, kOperator, kPolicyAuthor, kApprover, kSensor };
 const char* role_name(Role r);
 std::optional<Role> role_from_name(const std::string& name);
+// "viewer, auditor, ...": every role name, for help texts and errors.
+std::string role_names();
 
 struct Principal {
   std::string name;
@@ -53,7 +58,11 @@ class PrincipalDirectory {
   std::string path_;
   std::mutex mu_;
   std::vector<Principal> principals_;
+  // What the file was when last read: `add` replaces it by rename (a new inode), and two
+  // writes within the file system's timestamp granularity share an mtime.
   struct timespec mtime_ {};
+  ino_t inode_ = 0;
+  off_t size_ = 0;
 };
 
 // Adds a principal to the file at `path` (creating it), returns its new bearer token.

@@ -1,10 +1,12 @@
 #include "verifier/service.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -133,6 +135,209 @@ Result<std::vector<uint8_t>> b64_field(const json& j, const char* name, size_t m
   return std::move(*b);
 }
 
+// ---- sensor findings: what a network sensor posts (lib/sensor/reconcile.h Finding::json()) ----
+constexpr size_t kMaxSensorBody = 1 << 20;
+constexpr size_t kMaxSensorFindings = 500;
+
+// One finding as received, every field checked; `flow` keeps only the known flow fields.
+struct SensorItem {
+  std::string kind;
+  int score = 0;
+  std::string host;  // as the sensor named it; may be empty
+  uint64_t ts_ns = 0;
+  std::string message;
+  std::vector<std::string> reasons;
+  json flow;  // null when the finding has no flow
+};
+
+bool is_text(const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool is_token(const std::string& s, size_t max, const char* extra) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr(extra, c) == nullptr)
+      return false;
+  }
+  return true;
+}
+
+bool is_ip(const std::string& s) {
+  unsigned char buf[16];
+  return s.size() < 64 &&
+         (::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1);
+}
+
+bool is_mac(const std::string& s) {
+  if (s.size() != 17) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i % 3 == 2 ? s[i] != ':' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
+  }
+  return true;
+}
+
+// Reads sensor findings; errors name the field as "findings[3].flow.sport: ...".
+class SensorReader {
+ public:
+  Result<std::vector<SensorItem>> read(const json& items) {
+    if (!items.is_array()) return invalid_argument("\"findings\": must be a list");
+    if (items.size() > kMaxSensorFindings)
+      return invalid_argument("\"findings\": at most " + std::to_string(kMaxSensorFindings) +
+                              " per request (got " + std::to_string(items.size()) + ")");
+    std::vector<SensorItem> out;
+    for (size_t i = 0; i < items.size(); ++i) {
+      where_ = "findings[" + std::to_string(i) + "]";
+      IRONROOT_ASSIGN_OR_RETURN(SensorItem item, one(items[i]));
+      out.push_back(std::move(item));
+    }
+    return out;
+  }
+
+ private:
+  Error bad(const std::string& field, const std::string& what) const {
+    return invalid_argument(where_ + (field.empty() ? "" : "." + field) + ": " + what);
+  }
+
+  Result<std::string> text(const json& o, const std::string& field, size_t max, bool required) {
+    auto it = o.find(field);
+    if (it == o.end()) {
+      if (required) return bad(prefix_ + field, "missing (a string)");
+      return std::string();
+    }
+    if (!it->is_string()) return bad(prefix_ + field, "must be a string");
+    const auto& v = it->get_ref<const std::string&>();
+    if (v.size() > max)
+      return bad(prefix_ + field, "longer than " + std::to_string(max) + " bytes");
+    return v;
+  }
+
+  Result<std::optional<uint64_t>> number(const json& o, const std::string& field, uint64_t max,
+                                         bool required) {
+    auto it = o.find(field);
+    if (it == o.end()) {
+      if (required) return bad(prefix_ + field, "missing (an integer)");
+      return std::optional<uint64_t>();
+    }
+    if (!it->is_number_integer()) return bad(prefix_ + field, "must be an integer");
+    if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
+      return bad(prefix_ + field, "must be between 0 and " + std::to_string(max));
+    return std::optional<uint64_t>(it->get<uint64_t>());
+  }
+
+  Result<SensorItem> one(const json& e) {
+    if (!e.is_object()) return bad("", "must be an object");
+    prefix_.clear();
+    SensorItem item;
+    IRONROOT_ASSIGN_OR_RETURN(std::string type, text(e, "type", 16, true));
+    if (type != "finding") return bad("type", "must be \"finding\"");
+    IRONROOT_ASSIGN_OR_RETURN(item.kind, text(e, "kind", 64, true));
+    if (!is_token(item.kind, 64, "_.-")) return bad("kind", "1-64 of [A-Za-z0-9_.-]");
+    IRONROOT_ASSIGN_OR_RETURN(auto score, number(e, "score", 100, true));
+    item.score = static_cast<int>(*score);
+    IRONROOT_ASSIGN_OR_RETURN(item.host, text(e, "host", 255, false));
+    if (!is_text(item.host)) return bad("host", "control characters are not allowed");
+    IRONROOT_ASSIGN_OR_RETURN(auto ts, number(e, "ts_ns", UINT64_MAX, true));
+    item.ts_ns = *ts;
+    IRONROOT_ASSIGN_OR_RETURN(item.message, text(e, "message", 4096, true));
+    // Findings end up in syslog lines and tickets: no line breaks or escapes smuggled in.
+    if (!is_text(item.message)) return bad("message", "control characters are not allowed");
+    if (auto it = e.find("reasons"); it != e.end()) {
+      if (!it->is_array() || it->size() > 32) return bad("reasons", "a list of at most 32 strings");
+      for (size_t k = 0; k < it->size(); ++k) {
+        const json& r = (*it)[k];
+        if (!r.is_string() || r.get_ref<const std::string&>().size() > 1024 ||
+            !is_text(r.get_ref<const std::string&>()))
+          return bad("reasons[" + std::to_string(k) + "]",
+                     "a string of at most 1024 bytes without control characters");
+        item.reasons.push_back(r.get<std::string>());
+      }
+    }
+    if (auto it = e.find("flow"); it != e.end() && !it->is_null()) {
+      IRONROOT_ASSIGN_OR_RETURN(item.flow, flow(*it));
+    }
+    return item;
+  }
+
+  Result<json> flow(const json& f) {
+    if (!f.is_object()) return bad("flow", "must be an object");
+    prefix_ = "flow.";
+    json out = json::object();
+    IRONROOT_ASSIGN_OR_RETURN(std::string id, text(f, "community_id", 64, true));
+    if (!is_token(id, 64, ":+/=")) return bad("flow.community_id", "not a Community ID");
+    out["community_id"] = id;
+    IRONROOT_ASSIGN_OR_RETURN(auto proto, number(f, "proto", 255, true));
+    out["proto"] = *proto;
+    for (const char* end : {"src", "dst"}) {
+      IRONROOT_ASSIGN_OR_RETURN(std::string ip, text(f, end, 64, true));
+      if (!is_ip(ip)) return bad(std::string("flow.") + end, "not an IP address");
+      out[end] = ip;
+    }
+    for (const char* port : {"sport", "dport"}) {
+      IRONROOT_ASSIGN_OR_RETURN(auto v, number(f, port, 65535, false));
+      if (v) out[port] = *v;
+    }
+    if (out.contains("sport") != out.contains("dport"))
+      return bad("flow.sport", "sport and dport come together");
+    IRONROOT_ASSIGN_OR_RETURN(auto vlan, number(f, "vlan", 4095, false));
+    if (vlan) out["vlan"] = *vlan;
+    for (const char* mac : {"src_mac", "dst_mac"}) {
+      IRONROOT_ASSIGN_OR_RETURN(std::string m, text(f, mac, 17, false));
+      if (m.empty()) continue;
+      if (!is_mac(m))
+        return bad(std::string("flow.") + mac, "not a MAC address (aa:bb:cc:dd:ee:ff)");
+      out[mac] = m;
+    }
+    IRONROOT_ASSIGN_OR_RETURN(std::string initiator, text(f, "initiator", 8, false));
+    if (!initiator.empty()) {
+      if (initiator != "src" && initiator != "dst") return bad("flow.initiator", "src or dst");
+      out["initiator"] = initiator;
+    }
+    for (const char* t : {"first_ns", "last_ns"}) {
+      IRONROOT_ASSIGN_OR_RETURN(auto v, number(f, t, UINT64_MAX, false));
+      if (v) out[t] = *v;
+    }
+    for (const char* dir : {"orig", "resp"}) {
+      auto it = f.find(dir);
+      if (it == f.end()) continue;
+      if (!it->is_object()) return bad(std::string("flow.") + dir, "must be an object");
+      json c = json::object();
+      prefix_ = std::string("flow.") + dir + ".";
+      for (const char* n : {"packets", "bytes", "tcp_flags"}) {
+        IRONROOT_ASSIGN_OR_RETURN(auto v, number(*it, n, UINT64_MAX, false));
+        if (v) c[n] = *v;
+      }
+      prefix_ = "flow.";
+      out[dir] = c;
+    }
+    if (auto it = f.find("signatures"); it != f.end()) {
+      if (!it->is_array() || it->size() > 32)
+        return bad("flow.signatures", "a list of at most 32 names");
+      json names = json::array();
+      for (const auto& n : *it) {
+        if (!n.is_string() || !is_token(n.get<std::string>(), 64, "_.-"))
+          return bad("flow.signatures", "names are 1-64 of [A-Za-z0-9_.-]");
+        names.push_back(n);
+      }
+      out["signatures"] = names;
+    }
+    return out;
+  }
+
+  std::string where_;   // "findings[3]"
+  std::string prefix_;  // "flow." while reading the flow: names in errors are full paths
+};
+
+// The sensor's score as a severity: the remediation rules match on severity.
+findings::Severity severity_of_score(int score) {
+  if (score >= 80) return findings::Severity::kHigh;
+  if (score >= 50) return findings::Severity::kMedium;
+  return findings::Severity::kLow;
+}
+
 json host_json(const HostRecord& h, int64_t now) {
   json pcrs = json::parse(h.pcrs_json, nullptr, false);
   return json{
@@ -167,10 +372,10 @@ struct OutstandingChallenge {
 };
 
 constexpr size_t kMaxPending = 10000;
-constexpr const char* kPolicyName = "policy";
+constexpr const char* kPolicyName = "policy";  // the store's name for the policy document
 constexpr size_t kMaxFlowLinesPerRound = 100'000;
-constexpr size_t kMaxFlowLines =
-    200'000;  // per host, in memory  // the store's name for the policy document
+constexpr uint64_t kMaxFlowLines = 200'000;  // per host, in the store (oldest dropped)
+constexpr size_t kMaxFlowReplyBytes = 4 << 20;
 
 class VerifierImpl final : public Verifier {
  public:
@@ -431,6 +636,98 @@ class VerifierImpl final : public Verifier {
     dispatcher_->submit(std::move(f));
   }
 
+  // POST /v1/sensor/findings: a network sensor's findings. All are checked before any is kept;
+  // each is in the audit log (sensor.finding) before the answer, then goes to the dispatcher
+  // as a sensor_finding, so that the remediation rules apply to it like to any other kind.
+  Response sensor_findings(const json& b, const Principal& who) {
+    auto sensor = str_field(b, "sensor", 64);
+    if (!sensor || !is_token(*sensor, 64, "._@-"))
+      return fail(400, "\"sensor\": the sensor's name, 1-64 of [A-Za-z0-9._@-]");
+    if (!b.contains("findings")) return fail(400, "\"findings\": missing (a list)");
+    SensorReader reader;
+    auto items = reader.read(b["findings"]);
+    if (!items) return fail(400, items.error().message());
+    std::vector<findings::Finding> out;
+    std::vector<uint64_t> indexes;
+    for (const SensorItem& item : *items) {
+      std::optional<HostRecord> host;
+      if (valid_host_id(item.host)) {
+        auto h = store_->host(item.host);
+        if (!h) return fail(500, h.error().message());
+        host = std::move(*h);
+      }
+      findings::Finding f = sensor_finding(item, host ? &*host : nullptr, *sensor, who);
+      auto index =
+          journal_->enqueue(log_entry("sensor.finding", f.host_id, who.name,
+                                      json{{"sensor", *sensor},
+                                           {"finding", f.uid()},
+                                           {"kind", item.kind},
+                                           {"score", item.score},
+                                           {"severity", findings::severity_name(f.severity)},
+                                           {"reported_host", item.host},
+                                           {"enrolled", host.has_value()},
+                                           {"ts_ns", item.ts_ns},
+                                           {"message", item.message},
+                                           {"reasons", item.reasons},
+                                           {"flow", item.flow}}));
+      if (!index) {
+        log::error("audit log append failed",
+                   {{"kind", "sensor.finding"}, {"error", index.error().message()}});
+        return fail(503, "the audit log is unavailable; findings not accepted");
+      }
+      indexes.push_back(*index);
+      out.push_back(std::move(f));
+    }
+    // One wait for the batch: the journal commits in order, so the last index covers the rest.
+    if (!indexes.empty()) {
+      if (auto st = journal_->wait_durable(indexes.back()); !st)
+        return fail(503, "the audit log is unavailable; findings not accepted");
+    }
+    for (auto& f : out) dispatcher_->submit(std::move(f));
+    log::info(
+        "sensor findings accepted",
+        {{"sensor", *sensor}, {"principal", who.name}, {"count", std::to_string(out.size())}});
+    return reply(200, json{{"accepted", indexes.size()}, {"log_indexes", indexes}});
+  }
+
+  static findings::Finding sensor_finding(const SensorItem& item, const HostRecord* host,
+                                          const std::string& sensor, const Principal& who) {
+    findings::Finding f;
+    f.kind = findings::Kind::kSensorFinding;
+    f.severity = severity_of_score(item.score);
+    // Only an enrolled host is named by id: remediation acts on host_id.
+    f.host_id = host ? host->id : "";
+    f.host_name = host ? host->id : item.host;
+    const std::string about = f.host_name.empty() ? std::string("unknown host") : f.host_name;
+    f.title = about + ": " + item.kind + " (sensor " + sensor + ", score " +
+              std::to_string(item.score) + ")";
+    f.message = item.message;
+    for (const auto& r : item.reasons) f.message += "\n" + r;
+    if (item.ts_ns) {
+      f.time = std::chrono::system_clock::time_point(
+          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(
+              static_cast<int64_t>(std::min<uint64_t>(item.ts_ns, uint64_t{INT64_MAX})))));
+    }
+    // The sensor's timestamp tells one finding from the next: a sensor posting the same
+    // finding again does not remediate twice.
+    f.evidence_generation = item.ts_ns;
+    f.policy_id = "ironroot:sensor";
+    f.policy_name = "network sensor";
+    f.evidence = {{"kind", item.kind}, {"score", std::to_string(item.score)}};
+    if (item.flow.is_object()) {
+      for (const char* k : {"community_id", "proto", "src", "sport", "dst", "dport"}) {
+        if (!item.flow.contains(k)) continue;
+        const json& v = item.flow[k];
+        f.evidence.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
+      }
+    }
+    f.extra = json{{"sensor", sensor},
+                   {"principal", who.name},
+                   {"enrolled", host != nullptr},
+                   {"reported_host", item.host}};
+    return f;
+  }
+
   static findings::Finding untrusted_finding(const HostRecord& h, HostState from,
                                              findings::Severity severity) {
     findings::Finding f;
@@ -451,14 +748,19 @@ class VerifierImpl final : public Verifier {
     return f;
   }
 
-  // Appends one decision to the audit log and waits until it is on disk. Returns its index.
-  Result<uint64_t> record(const std::string& kind, const std::string& host,
-                          const std::string& principal, const json& detail) {
+  static std::string log_entry(const std::string& kind, const std::string& host,
+                               const std::string& principal, const json& detail) {
     json e{{"kind", kind}, {"time_ms", now_ms()}};
     if (!host.empty()) e["host"] = host;
     if (!principal.empty()) e["principal"] = principal;
     e["detail"] = detail;
-    auto index = journal_->append(e.dump());
+    return e.dump();
+  }
+
+  // Appends one decision to the audit log and waits until it is on disk. Returns its index.
+  Result<uint64_t> record(const std::string& kind, const std::string& host,
+                          const std::string& principal, const json& detail) {
+    auto index = journal_->append(log_entry(kind, host, principal, detail));
     if (!index)
       log::error("audit log append failed", {{"kind", kind}, {"error", index.error().message()}});
     return index;
@@ -502,6 +804,11 @@ class VerifierImpl final : public Verifier {
     }
     if (seg.size() < 2 || seg[0] != "v1") return fail(404, "no such endpoint: " + r.path);
     const bool write = r.method == "POST" || r.method == "PUT";
+    // Sensor findings have a tighter limit than other bodies: refused before parsing.
+    if (write && seg[1] == "sensor" && r.body.size() > kMaxSensorBody)
+      return fail(413, "the body is larger than " + std::to_string(kMaxSensorBody) +
+                           " bytes: send at most " + std::to_string(kMaxSensorFindings) +
+                           " findings per request");
     json body;
     if (write) {
       auto ct = r.header("content-type");
@@ -537,6 +844,18 @@ class VerifierImpl final : public Verifier {
                   "certificate");
     const Principal& p = *who;
     const bool read = r.method == "GET";
+    if (seg[1] == "sensor") {
+      if (seg.size() == 3 && seg[2] == "findings" && r.method == "POST") {
+        if (!p.has(Role::kSensor) && !p.has(Role::kOperator)) return forbidden(p, Role::kSensor);
+        return sensor_findings(body, p);
+      }
+      return fail(405, "use POST /v1/sensor/findings");
+    }
+    // A sensor reads hosts' flow lines, and nothing else about them.
+    if (seg[1] == "hosts" && seg.size() == 4 && seg[3] == "host-flows" && read) {
+      if (!p.has(Role::kViewer) && !p.has(Role::kSensor)) return forbidden(p, Role::kViewer);
+      return host_flow_lines(seg[2], parse_query(r.query));
+    }
     if (seg[1] == "hosts") {
       if (read && !p.has(Role::kViewer)) return forbidden(p, Role::kViewer);
       if (!read && !p.has(Role::kOperator)) return forbidden(p, Role::kOperator);
@@ -547,8 +866,6 @@ class VerifierImpl final : public Verifier {
       if (seg.size() == 4 && seg[3] == "events" && read) return host_events(seg[2]);
       if (seg.size() == 4 && seg[3] == "result" && read) return host_result(seg[2]);
       if (seg.size() == 4 && seg[3] == "posture" && read) return host_posture(seg[2]);
-      if (seg.size() == 4 && seg[3] == "host-flows" && read)
-        return host_flow_lines(seg[2], parse_query(r.query));
       if (seg.size() == 5 && seg[3] == "posture" && seg[4] == "accept" && r.method == "POST")
         return accept_posture(seg[2], p);
       if (seg.size() == 4 && seg[3] == "release" && r.method == "POST")
@@ -894,7 +1211,7 @@ class VerifierImpl final : public Verifier {
                   {{"host", id}, {"reason", v.reasons.empty() ? "" : v.reasons.front()}});
       }
     }
-    if (v.evidence_valid && !flow_lines.empty()) keep_host_flows(id, std::move(flow_lines));
+    if (v.evidence_valid && !flow_lines.empty()) keep_host_flows(id, flow_lines);
     // The decision is on disk in the audit log before anyone hears of it.
     json reasons = json::array();
     for (size_t i = 0; i < v.reasons.size() && i < 20; ++i) reasons.push_back(v.reasons[i]);
@@ -1356,16 +1673,13 @@ class VerifierImpl final : public Verifier {
     return fail(404, "the log serves checkpoint, key, entries, inclusion and consistency");
   }
 
-  // Host-side flow accounting from the agent, for the network sensor: kept in memory, the
-  // latest kMaxFlowLines lines per host, numbered so that a sensor can follow them.
-  void keep_host_flows(const std::string& id, std::vector<std::string> lines) {
-    std::lock_guard lock(flows_mu_);
-    auto& f = host_flows_[id];
-    for (auto& l : lines) f.lines.push_back(std::move(l));
-    while (f.lines.size() > kMaxFlowLines) {
-      f.lines.pop_front();
-      ++f.first_seq;
-    }
+  // Host-side flow accounting from the agent, for the network sensor: in the store (one
+  // transaction per attestation), the latest kMaxFlowLines lines per host, numbered so that a
+  // sensor can follow them across verifier restarts. Losing them costs the sensor coverage, not
+  // the attestation its verdict: a failure is logged, not returned.
+  void keep_host_flows(const std::string& id, const std::vector<std::string>& lines) {
+    auto st = store_->append_host_flows(id, lines, kMaxFlowLines);
+    if (!st) log::error("cannot store host flows", {{"host", id}, {"error", st.error().message()}});
   }
 
   // GET /v1/hosts/{id}/host-flows?since=N: JSON lines from number N on (the sensor's
@@ -1377,20 +1691,16 @@ class VerifierImpl final : public Verifier {
       if (!n) return fail(400, n.error().message());
       since = *n;
     }
-    std::lock_guard lock(flows_mu_);
-    auto it = host_flows_.find(id);
-    if (it == host_flows_.end())
-      return fail(404, "no host flows from " + id + " (agent --host-flows)");
-    const auto& f = it->second;
+    auto f = store_->host_flows(id, since, kMaxFlowReplyBytes);
+    if (!f) return fail(500, f.error().message());
+    if (!*f) return fail(404, "no host flows from " + id + " (agent --host-flows)");
     std::string body;
-    uint64_t seq = std::max(since, f.first_seq);
-    for (uint64_t i = seq - f.first_seq; i < f.lines.size() && body.size() < (4u << 20); ++i, ++seq)
-      body += f.lines[i] + "\n";
+    for (const auto& l : (*f)->lines) body += l + "\n";
     return Response{200,
                     "application/x-ndjson",
                     std::move(body),
-                    {{"X-Ironroot-Next", std::to_string(seq)},
-                     {"X-Ironroot-First", std::to_string(f.first_seq)}}};
+                    {{"X-Ironroot-Next", std::to_string((*f)->next_seq)},
+                     {"X-Ironroot-First", std::to_string((*f)->first_seq)}}};
   }
 
   Response host_posture(const std::string& id) {
@@ -1496,12 +1806,6 @@ class VerifierImpl final : public Verifier {
   std::unique_ptr<audit::Journal> journal_;
   std::unique_ptr<findings::Dispatcher> dispatcher_;
   std::unique_ptr<ear::SigningKey> ear_key_;
-  struct FlowLines {
-    std::deque<std::string> lines;
-    uint64_t first_seq = 0;
-  };
-  std::mutex flows_mu_;
-  std::map<std::string, FlowLines> host_flows_;  // flows_mu_
   std::mutex policy_ptr_mu_;
   policy::PolicyPtr policy_;         // the approved policy document (policy_ptr_mu_), or null
   std::set<std::string> signed_in_;  // principals seen this run (mu_)

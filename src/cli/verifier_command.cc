@@ -186,10 +186,9 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
   });
 
   // ---- ironroot principal add | list (on the verifier's machine: edits its data directory)
-  auto* pr = app.add_subcommand(
-      "principal",
-      "API principals and their roles (viewer, auditor, operator, policy-author, "
-      "approver); the running verifier picks changes up without a restart");
+  auto* pr = app.add_subcommand("principal",
+                                "API principals and their roles (" + verifier::role_names() +
+                                    "); the running verifier picks changes up without a restart");
   pr->require_subcommand(1);
   static std::string pr_dir;
   static std::string pr_name;
@@ -206,8 +205,7 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
     for (const auto& r : pr_roles) {
       auto role = verifier::role_from_name(r);
       if (!role) {
-        print_error("--role: unknown role " + r +
-                    " (viewer, auditor, operator, policy-author, approver)");
+        print_error("--role: unknown role " + r + " (" + verifier::role_names() + ")");
         *exit_code = kExitError;
         return;
       }

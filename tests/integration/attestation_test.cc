@@ -1,5 +1,6 @@
 // The attestation loop end to end with real software TPMs (swtpm processes), the real verifier
 // over HTTPS with mutual TLS, and the real agent. Each test builds its own small fleet.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -20,6 +21,8 @@
 #include "ear/jwt.h"
 #include "net/http.h"
 #include "sensor/host_flows.h"
+#include "sensor/reconcile.h"
+#include "sensor/signatures.h"
 #include "sim/host.h"
 #include "sim/swtpm.h"
 #include "support/corpus.h"
@@ -77,6 +80,7 @@ class Fleet : public ::testing::Test {
     vo.port = port;
     vo.interval_ms = interval_ms;
     vo.ek_ca_paths = ek_cas.empty() ? ca_->ca_files() : ek_cas;
+    vo.findings_config = findings_config_;
     auto v = verifier::Verifier::start(vo);
     ASSERT_TRUE(v) << v.error().message();
     verifier_ = std::move(*v);
@@ -180,8 +184,8 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<net::HttpsClient> operator_;
   std::deque<TestHost> hosts_;
   std::string posture_root_ = "/";
-  bool host_flows_ = false;  // this machine's own posture, unless a test fakes one  //
-                             // add_host() hands out references: they must stay valid
+  bool host_flows_ = false;      // agents record and send host flows
+  std::string findings_config_;  // the verifier's findings config (empty: the default sink)
 };
 
 TEST_F(Fleet, EnrolAttestCaptureTrusted) {
@@ -742,6 +746,218 @@ TEST_F(Fleet, AgentSendsHostFlowsForTheSensor) {
   ASSERT_TRUE(rest);
   EXPECT_EQ(rest->status, 200);
   EXPECT_TRUE(rest->body.empty()) << rest->body;
+
+  // The lines are in the verifier's database: after a restart they are served again under the
+  // same numbers, and the agent's next lines continue the numbering.
+  auto flows_since = [&](uint64_t since) {
+    auto got =
+        operator_->request("GET", "/v1/hosts/host-1/host-flows?since=" + std::to_string(since), "",
+                           {{"Authorization", "Bearer " + verifier_->operator_token()}});
+    EXPECT_TRUE(got && got->status == 200) << (got ? got->body : got.error().message());
+    return got ? got->body : std::string();
+  };
+  const std::string second_half = flows_since(static_cast<uint64_t>(lines / 2));
+  const uint16_t port = verifier_->port();
+  verifier_->stop();
+  verifier_.reset();
+  start_verifier(port);
+  EXPECT_EQ(flows_since(0), r->body);
+  EXPECT_EQ(flows_since(static_cast<uint64_t>(lines / 2)), second_half);
+  EXPECT_TRUE(flows_since(static_cast<uint64_t>(lines)).empty());
+  attest(h);
+  const std::string after = flows_since(0);
+  ASSERT_GT(after.size(), r->body.size());
+  EXPECT_EQ(after.substr(0, r->body.size()), r->body) << "old lines keep their numbers";
+  EXPECT_EQ(flows_since(static_cast<uint64_t>(lines)), after.substr(r->body.size()));
+}
+
+// A network sensor's findings: a principal with the sensor role posts them, each is in the audit
+// log before the answer, reaches the findings sink as OCSF, and the remediation rules apply.
+TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
+  findings_config_ = dir_.path + "/findings.json";
+  std::ofstream(findings_config_) << json{
+      {"sinks",
+       {{{"type", "jsonl"}, {"name", "file"}, {"path", dir_.path + "/verifier/findings.jsonl"}}}},
+      {"remediation",
+       {{"actions", {{"quarantine", {{"type", "quarantine"}}}}},
+        {"rules",
+         {{{"kinds", {"sensor_finding"}},
+           {"min_severity", "high"},
+           {"actions", {"quarantine"}}}}}}}};
+  verifier_->stop();
+  verifier_.reset();
+  start_verifier(0);
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  capture("host-1");
+  ASSERT_EQ(attest(h).state, "trusted");
+  auto token = verifier::add_principal(dir_.path + "/verifier/" + verifier::kPrincipalsFile,
+                                       "sensor-1", {verifier::Role::kSensor});
+  ASSERT_TRUE(token) << token.error().message();
+
+  // Least privilege: a sensor posts findings and reads host flows, nothing else.
+  as(*token, "POST", "/v1/policy/capture", json{{"host", "host-1"}}, 403);
+  as(*token, "POST", "/v1/hosts/host-1/release", json::object(), 403);
+  as(*token, "DELETE", "/v1/hosts/host-1", nullptr, 403);
+  as(*token, "GET", "/v1/hosts", nullptr, 403);
+  as(*token, "GET", "/v1/hosts/host-1/admission", nullptr, 403);
+  as(*token, "GET", "/v1/log/key", nullptr, 403);
+  as(*token, "GET", "/v1/hosts/host-1/host-flows", nullptr, 404);  // allowed; none sent
+  // A viewer may not post findings.
+  auto viewer = verifier::add_principal(dir_.path + "/verifier/" + verifier::kPrincipalsFile,
+                                        "vera", {verifier::Role::kViewer});
+  ASSERT_TRUE(viewer);
+  as(*viewer, "POST", "/v1/sensor/findings", json{{"sensor", "s"}, {"findings", json::array()}},
+     403);
+
+  // The finding as the sensor renders it (`ironroot sensor --json`): AMT traffic from host-1's
+  // address that the host OS did not account for.
+  sensor::Finding amt;
+  amt.kind = "unaccounted_traffic";
+  amt.score = 95;
+  amt.host = "host-1";
+  amt.message = "traffic not accounted for by the host OS: TCP 10.0.0.2:16992 -> 10.0.0.1:50000";
+  amt.reasons = {"no conntrack or socket record on the host within 2000 ms",
+                 "Intel AMT port (TCP 16992-16995)"};
+  amt.has_flow = true;
+  ASSERT_TRUE(::inet_pton(AF_INET, "10.0.0.2", amt.flow.src.bytes.data()) == 1);
+  ASSERT_TRUE(::inet_pton(AF_INET, "10.0.0.1", amt.flow.dst.bytes.data()) == 1);
+  amt.flow.src.family = amt.flow.dst.family = 4;
+  amt.flow.proto = 6;
+  amt.flow.has_ports = true;
+  amt.flow.sport = 16992;
+  amt.flow.dport = 50000;
+  amt.flow.has_mac = true;
+  amt.flow.src_mac = {2, 0, 0, 0, 0, 2};
+  amt.flow.dst_mac = {2, 0, 0, 0, 0, 1};
+  amt.flow.orig.packets = 3;
+  amt.flow.orig.bytes = 180;
+  amt.flow.first_ns = amt.flow.last_ns = amt.ts_ns = 1'790'000'000'000'000'000;
+  amt.flow.signatures = sensor::kSigWsman;
+  const json amt_json = json::parse(amt.json());
+  // A quieter one about a machine that is not enrolled, without a flow.
+  sensor::Finding other;
+  other.kind = "second_dhcp_client";
+  other.score = 40;
+  other.host = "printer-7";
+  other.message = "a second DHCP client fingerprint";
+  other.ts_ns = amt.ts_ns + 1;
+  const json other_json = json::parse(other.json());
+
+  // Malformed requests: 400 naming the field, 413 over 1 MiB, and nothing logged.
+  auto refused = [&](const std::string& body, int status, const std::string& names) {
+    auto res = operator_->request("POST", "/v1/sensor/findings", body,
+                                  {{"Authorization", "Bearer " + *token}});
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << body.substr(0, 200) << ": " << res->body;
+    json error = json::parse(res->body, nullptr, false);
+    ASSERT_TRUE(error.is_object() && error["error"].is_string()) << res->body;
+    EXPECT_NE(error["error"].get<std::string>().find(names), std::string::npos) << res->body;
+  };
+  auto with = [&](const std::string& pointer, const json& value) {
+    json items = json::array({amt_json, amt_json});
+    items[1][json::json_pointer(pointer)] = value;
+    return json{{"sensor", "sensor-1"}, {"findings", items}}.dump();
+  };
+  refused("this is not json", 400, "not a JSON object");
+  refused(json{{"findings", json::array({amt_json})}}.dump(), 400, "\"sensor\"");
+  refused(json{{"sensor", "sensor-1"}, {"findings", "all of them"}}.dump(), 400, "\"findings\"");
+  refused(with("/score", 101), 400, "findings[1].score");
+  refused(with("/score", -1), 400, "findings[1].score");
+  refused(with("/score", "high"), 400, "findings[1].score: must be an integer");
+  refused(with("/kind", 7), 400, "findings[1].kind");
+  refused(with("/message", std::string(5000, 'x')), 400, "findings[1].message");
+  refused(with("/reasons", json::array({1})), 400, "findings[1].reasons[0]");
+  refused(with("/message", "forged\nsecond line"), 400, "findings[1].message");
+  refused(with("/flow/src", "10.0.0.999"), 400, "findings[1].flow.src");
+  refused(with("/flow/dport", 70000), 400, "findings[1].flow.dport");
+  refused(with("/flow/orig/packets", "many"), 400, "findings[1].flow.orig.packets");
+  refused(with("/ts_ns", 1.5), 400, "findings[1].ts_ns");
+  refused(with("/type", "flow"), 400, "findings[1].type");
+  refused(json{{"sensor", "sensor-1"}, {"findings", json::array({json::array()})}}.dump(), 400,
+          "findings[0]: must be an object");
+  json many = json::array();
+  for (int i = 0; i < 501; ++i) many.push_back(other_json);
+  refused(json{{"sensor", "sensor-1"}, {"findings", many}}.dump(), 400, "at most 500");
+  json huge = other_json;
+  huge["padding"] = std::string(1 << 20, 'x');
+  refused(json{{"sensor", "sensor-1"}, {"findings", json::array({huge})}}.dump(), 413, "1048576");
+  auto sensor_entries = [&] {
+    uint64_t size = op("GET", "/v1/log/key")["size"];
+    std::vector<json> out;
+    for (uint64_t start = 0; start < size; start += 1000) {
+      json page = op("GET", "/v1/log/entries?start=" + std::to_string(start) +
+                                "&end=" + std::to_string(std::min(size, start + 1000)));
+      for (const auto& e : page["entries"]) {
+        json entry = json::parse(e.get<std::string>());
+        if (entry["kind"] == "sensor.finding") out.push_back(entry);
+      }
+    }
+    return out;
+  };
+  EXPECT_TRUE(sensor_entries().empty());
+  EXPECT_EQ(op("GET", "/v1/hosts/host-1/admission")["quarantined"], false);
+
+  // Accepted: in the log at the indexes returned, before the answer.
+  json ok = as(*token, "POST", "/v1/sensor/findings",
+               json{{"sensor", "sensor-1"}, {"findings", json::array({amt_json, other_json})}});
+  ASSERT_EQ(ok["accepted"], 2);
+  ASSERT_EQ(ok["log_indexes"].size(), 2u);
+  const uint64_t at = ok["log_indexes"][0];
+  json logged =
+      op("GET", "/v1/log/entries?start=" + std::to_string(at) + "&end=" + std::to_string(at + 2));
+  ASSERT_EQ(logged["entries"].size(), 2u);
+  json first = json::parse(logged["entries"][0].get<std::string>());
+  EXPECT_EQ(first["kind"], "sensor.finding");
+  EXPECT_EQ(first["principal"], "sensor-1");
+  EXPECT_EQ(first["host"], "host-1");
+  EXPECT_EQ(first["detail"]["sensor"], "sensor-1");
+  EXPECT_EQ(first["detail"]["enrolled"], true);
+  EXPECT_EQ(first["detail"]["score"], 95);
+  EXPECT_EQ(first["detail"]["severity"], "High");
+  EXPECT_EQ(first["detail"]["flow"]["dport"], 50000);
+  EXPECT_EQ(first["detail"]["flow"]["signatures"], json::array({"amt_wsman"}));
+  json second = json::parse(logged["entries"][1].get<std::string>());
+  EXPECT_EQ(ok["log_indexes"][1], at + 1);
+  EXPECT_EQ(second["detail"]["enrolled"], false);
+  EXPECT_EQ(second["detail"]["reported_host"], "printer-7");
+  EXPECT_FALSE(second.contains("host"));
+  EXPECT_EQ(sensor_entries().size(), 2u);
+
+  // The sink gets both as OCSF Detection Findings, of kind sensor_finding.
+  const std::string uid = first["detail"]["finding"];
+  const std::string other_uid = second["detail"]["finding"];
+  std::string text = findings_with(other_uid);
+  json amt_ocsf, other_ocsf;
+  {
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.find(uid) != std::string::npos) amt_ocsf = json::parse(line);
+      if (line.find(other_uid) != std::string::npos) other_ocsf = json::parse(line);
+    }
+  }
+  ASSERT_TRUE(amt_ocsf.is_object()) << text;
+  ASSERT_TRUE(other_ocsf.is_object()) << text;
+  EXPECT_EQ(amt_ocsf["class_uid"], 2004);
+  EXPECT_EQ(amt_ocsf["severity_id"], 4) << "score 95: High";
+  EXPECT_EQ(other_ocsf["severity_id"], 2) << "score 40: Low";
+  EXPECT_NE(amt_ocsf.dump().find("sensor_finding"), std::string::npos) << amt_ocsf.dump();
+  EXPECT_NE(amt_ocsf.dump().find("16992"), std::string::npos) << amt_ocsf.dump();
+
+  // The remediation rule quarantined host-1: admission is denied although it attests fine.
+  json adm;
+  for (int i = 0; i < 100; ++i) {
+    adm = op("GET", "/v1/hosts/host-1/admission");
+    if (adm["quarantined"] == true) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(adm["quarantined"], true) << adm.dump();
+  EXPECT_EQ(adm["allowed"], false);
+  EXPECT_EQ(attest(h).state, "trusted");
+  EXPECT_EQ(op("GET", "/v1/hosts/host-1/admission")["allowed"], false);
+  EXPECT_NE(joined(adm["reasons"]).find("unaccounted_traffic"), std::string::npos) << adm.dump();
 }
 }  // namespace
 }  // namespace ironroot

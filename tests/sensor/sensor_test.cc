@@ -560,3 +560,116 @@ TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
 
 }  // namespace
 }  // namespace ironroot::sensor
+
+// ---- host side without conntrack: sock_diag goes on, and the outage is reported as a gap ----
+
+#include <linux/capability.h>
+#include <sys/syscall.h>
+
+#include <mutex>
+#include <thread>
+
+namespace ironroot::sensor {
+namespace {
+
+// Clears CAP_NET_ADMIN from this thread's effective set (capabilities are per thread), as an
+// agent runs without it: the kernel then refuses conntrack's netlink event groups.
+bool drop_net_admin_in_this_thread() {
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct d[2]{};
+  if (::syscall(SYS_capget, &h, d) != 0) return false;
+  d[CAP_NET_ADMIN / 32].effective &= ~(1u << (CAP_NET_ADMIN % 32));
+  return ::syscall(SYS_capset, &h, d) == 0;
+}
+
+TEST(HostFlows, WithoutConntrackTheOutageIsAGapAndFindingsThenScoreLower) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  const uint16_t port = ntohs(a.sin_port);
+
+  HostFlowLog context;
+  context.host = "h1";
+  std::mutex mu;
+  std::vector<std::string> lines;
+  HostFlowRecorderOptions o;
+  o.host = "h1";
+  o.snapshot_ms = 100;
+  o.heartbeat_ms = 50;
+  Result<std::unique_ptr<HostFlowRecorder>> rec = Error(ErrorCode::kIo, "not started");
+  bool dropped = false;
+  // The recorder's thread inherits the starting thread's capabilities; this thread keeps its own.
+  std::thread starter([&] {
+    dropped = drop_net_admin_in_this_thread();
+    if (!dropped) return;
+    rec = HostFlowRecorder::start(o, [&](const HostFlowEvent& e) {
+      std::lock_guard lock(mu);
+      lines.push_back(e.json(context));
+    });
+  });
+  starter.join();
+  ASSERT_TRUE(dropped) << "capset";
+  ASSERT_TRUE(rec.ok()) << "sock_diag alone must be enough: " << rec.error().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  (*rec)->stop();
+  ::close(fd);
+  HostFlowLog recorded = (*rec)->snapshot();
+
+  std::vector<std::string> copy;
+  {
+    std::lock_guard lock(mu);
+    copy = lines;
+  }
+  HostFlowLog log;
+  int gap_lines = 0, heartbeats = 0, conntrack_records = 0;
+  bool saw_listener = false;
+  for (const auto& l : copy) {
+    ASSERT_TRUE(apply_host_flow_line(l, &log).ok()) << l;
+    auto j = nlohmann::json::parse(l);
+    gap_lines += j["type"] == "gap";
+    heartbeats += j["type"] == "heartbeat";
+    conntrack_records += j.value("source", "") == "conntrack";
+    saw_listener |= j.value("event", "") == "listen" && j.value("sport", 0) == port;
+  }
+  EXPECT_TRUE(saw_listener) << "sock_diag went on without conntrack";
+  EXPECT_EQ(conntrack_records, 0);
+  // The gap stands in for every heartbeat, so it reaches as far as the coverage does; the
+  // pieces merge into one gap from the start of recording on.
+  EXPECT_EQ(heartbeats, 0);
+  EXPECT_GT(gap_lines, 4);
+  ASSERT_EQ(log.gaps.size(), 1u);
+  EXPECT_EQ(log.gaps[0].reason.rfind("conntrack unavailable: ", 0), 0u) << log.gaps[0].reason;
+  EXPECT_NE(log.gaps[0].reason.find("CAP_NET_ADMIN"), std::string::npos) << log.gaps[0].reason;
+  EXPECT_EQ(log.gaps[0].start_ns, log.start_ns);
+  EXPECT_EQ(log.gaps[0].end_ns, log.covered_until_ns);
+  EXPECT_GT(log.covered_until_ns, log.start_ns + 400'000'000u);
+  ASSERT_EQ(recorded.gaps.size(), 1u);
+  EXPECT_EQ(recorded.gaps[0].start_ns, log.gaps[0].start_ns);
+
+  // An AMT flow the host did not account for while conntrack was missing: a finding, lowered.
+  auto host = *parse_host_identity("h1=02:00:00:00:00:02,10.9.9.2");
+  ReconcileOptions ro;
+  ro.window_ns = 50'000'000;
+  const uint64_t t = log.start_ns + 200'000'000;
+  Judgement during =
+      judge(flow("10.9.9.2", 16992, "10.9.9.1", 50000, t), host, HostFlowIndex(log), {}, ro);
+  ASSERT_EQ(during.verdict, Verdict::kUnaccounted);
+  HostFlowLog no_gap = log;
+  no_gap.gaps.clear();
+  Judgement without =
+      judge(flow("10.9.9.2", 16992, "10.9.9.1", 50000, t), host, HostFlowIndex(no_gap), {}, ro);
+  ASSERT_EQ(without.verdict, Verdict::kUnaccounted);
+  EXPECT_LT(during.finding.score, without.finding.score);
+  std::string why;
+  for (const auto& r : during.finding.reasons) why += r + "\n";
+  EXPECT_NE(why.find("conntrack unavailable"), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace ironroot::sensor

@@ -42,7 +42,7 @@ TEST(SqliteStore, RoundTripsAHostAndSurvivesReopening) {
   {
     auto s = open_sqlite_store(db.path());
     ASSERT_TRUE(s) << s.error().message();
-    EXPECT_EQ((*s)->schema_version(), 2);
+    EXPECT_EQ((*s)->schema_version(), 3);
     ASSERT_TRUE((*s)->put_host(h));
     h.attestations = 3;
     ASSERT_TRUE((*s)->put_host(h));  // an update, not a second row
@@ -132,12 +132,135 @@ TEST(SqliteStore, MigratesAVersion1Database) {
   sqlite3_close(raw);
   auto s = open_sqlite_store(db.path());
   ASSERT_TRUE(s) << s.error().message();
-  EXPECT_EQ((*s)->schema_version(), 2);
+  EXPECT_EQ((*s)->schema_version(), 3);
   auto h = (*s)->host("old-host");
   ASSERT_TRUE(h && h->has_value());
   EXPECT_EQ((*h)->state, HostState::kTrusted);
   EXPECT_FALSE((*h)->quarantined);
   EXPECT_TRUE((*s)->policy_changes("", 10)->empty());
+}
+
+// Schema 2 as the second release wrote it: schema 1's tables plus quarantine, appraisal state
+// and policy changes.
+const char* kSchema2 =
+    "CREATE TABLE schema_version (version INTEGER NOT NULL);"
+    "INSERT INTO schema_version VALUES (2);"
+    "CREATE TABLE hosts (id TEXT PRIMARY KEY, state TEXT NOT NULL, reasons TEXT NOT NULL, "
+    "ek_certificate BLOB, ek_public BLOB NOT NULL, ak_public BLOB NOT NULL, ek_issuer TEXT NOT "
+    "NULL DEFAULT '', tls_fingerprint TEXT NOT NULL DEFAULT '', have_clock INTEGER NOT NULL "
+    "DEFAULT 0, clock INTEGER NOT NULL DEFAULT 0, reset_count INTEGER NOT NULL DEFAULT 0, "
+    "restart_count INTEGER NOT NULL DEFAULT 0, ima_entries INTEGER NOT NULL DEFAULT 0, ima_pcr10 "
+    "TEXT NOT NULL DEFAULT '{}', pcrs TEXT NOT NULL DEFAULT '{}', enrolled_at INTEGER NOT NULL, "
+    "last_attested_at INTEGER NOT NULL DEFAULT 0, state_changed_at INTEGER NOT NULL DEFAULT 0, "
+    "attestations INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0, "
+    "quarantine_reason TEXT NOT NULL DEFAULT '', ima_policy_state TEXT NOT NULL DEFAULT '', "
+    "posture TEXT NOT NULL DEFAULT '', result TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE host_events (id INTEGER PRIMARY KEY AUTOINCREMENT, host_id TEXT NOT NULL, at "
+    "INTEGER NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);"
+    "CREATE INDEX host_events_by_host ON host_events(host_id, id);"
+    "CREATE TABLE references_ (name TEXT PRIMARY KEY, document TEXT NOT NULL, source TEXT NOT "
+    "NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE policy_changes (id TEXT PRIMARY KEY, kind TEXT NOT NULL, document TEXT NOT "
+    "NULL, author TEXT NOT NULL, created_at INTEGER NOT NULL, state TEXT NOT NULL, decided_by "
+    "TEXT NOT NULL DEFAULT '', decided_at INTEGER NOT NULL DEFAULT 0, comment TEXT NOT NULL "
+    "DEFAULT '');";
+
+TEST(SqliteStore, MigratesAVersion2DatabaseAndKeepsItsHosts) {
+  TempDb db;
+  sqlite3* raw = nullptr;
+  ASSERT_EQ(sqlite3_open(db.path().c_str(), &raw), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(raw, kSchema2, nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  ASSERT_EQ(sqlite3_exec(raw,
+                         "INSERT INTO hosts (id, state, reasons, ek_public, ak_public, "
+                         "enrolled_at, quarantined, quarantine_reason) VALUES ('old-host', "
+                         "'untrusted', '[\"x\"]', x'01', x'02', 5, 1, 'held');"
+                         "INSERT INTO policy_changes (id, kind, document, author, created_at, "
+                         "state) VALUES ('c1', 'references', '{}', 'alice', 1, 'pending');",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(raw);
+  sqlite3_close(raw);
+  auto s = open_sqlite_store(db.path());
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ((*s)->schema_version(), 3);
+  auto h = (*s)->host("old-host");
+  ASSERT_TRUE(h && h->has_value());
+  EXPECT_TRUE((*h)->quarantined);
+  EXPECT_EQ((*h)->quarantine_reason, "held");
+  EXPECT_EQ((*s)->policy_changes("c1", 1)->size(), 1u);
+  // The new tables are there and empty.
+  auto none = (*s)->host_flows("old-host", 0, 1 << 20);
+  ASSERT_TRUE(none) << none.error().message();
+  EXPECT_FALSE(none->has_value());
+  auto next = (*s)->append_host_flows("old-host", {"a", "b"}, 10);
+  ASSERT_TRUE(next) << next.error().message();
+  EXPECT_EQ(*next, 2u);
+}
+
+TEST(SqliteStore, HostFlowLinesKeepTheirNumbersAcrossCapsReopeningAndDeletion) {
+  TempDb db;
+  auto line = [](int i) { return R"({"type":"heartbeat","ts_ns":)" + std::to_string(i) + "}"; };
+  {
+    auto s = open_sqlite_store(db.path());
+    ASSERT_TRUE(s) << s.error().message();
+    std::vector<std::string> batch;
+    for (int i = 0; i < 4; ++i) batch.push_back(line(i));
+    EXPECT_EQ(*(*s)->append_host_flows("h1", batch, 6), 4u);
+    EXPECT_EQ(*(*s)->append_host_flows("h2", {"other host"}, 6), 1u);
+    batch.clear();
+    for (int i = 4; i < 9; ++i) batch.push_back(line(i));
+    // 9 lines, keep 6: lines 0-2 are dropped, numbers do not move.
+    EXPECT_EQ(*(*s)->append_host_flows("h1", batch, 6), 9u);
+    auto all = (*s)->host_flows("h1", 0, 1 << 20);
+    ASSERT_TRUE(all && all->has_value());
+    EXPECT_EQ((*all)->first_seq, 3u);
+    EXPECT_EQ((*all)->next_seq, 9u);
+    ASSERT_EQ((*all)->lines.size(), 6u);
+    EXPECT_EQ((*all)->lines.front(), line(3));
+    EXPECT_EQ((*all)->lines.back(), line(8));
+  }
+  auto s = open_sqlite_store(db.path());
+  ASSERT_TRUE(s) << s.error().message();
+  // After reopening: the same numbers, and a reader continues where it stopped.
+  auto from7 = (*s)->host_flows("h1", 7, 1 << 20);
+  ASSERT_TRUE(from7 && from7->has_value());
+  EXPECT_EQ((*from7)->lines, (std::vector<std::string>{line(7), line(8)}));
+  EXPECT_EQ((*from7)->next_seq, 9u);
+  EXPECT_EQ(*(*s)->append_host_flows("h1", {line(9)}, 6), 10u);
+  auto from9 = (*s)->host_flows("h1", 9, 1 << 20);
+  ASSERT_TRUE(from9 && from9->has_value());
+  EXPECT_EQ((*from9)->lines, std::vector<std::string>{line(9)});
+  // A byte budget stops early but always returns a line, and says where to go on.
+  auto small = (*s)->host_flows("h1", 0, 1);
+  ASSERT_TRUE(small && small->has_value());
+  ASSERT_EQ((*small)->lines.size(), 1u);
+  EXPECT_EQ((*small)->lines[0], line(4));
+  EXPECT_EQ((*small)->next_seq, 5u);
+  // Past the end: nothing, and the reader stays where it asked to be.
+  auto ahead = (*s)->host_flows("h1", 50, 1 << 20);
+  ASSERT_TRUE(ahead && ahead->has_value());
+  EXPECT_TRUE((*ahead)->lines.empty());
+  EXPECT_EQ((*ahead)->next_seq, 50u);
+  // A batch larger than the cap keeps its newest lines only.
+  std::vector<std::string> big;
+  for (int i = 10; i < 20; ++i) big.push_back(line(i));
+  EXPECT_EQ(*(*s)->append_host_flows("h1", big, 6), 20u);
+  auto capped = (*s)->host_flows("h1", 0, 1 << 20);
+  ASSERT_TRUE(capped && capped->has_value());
+  EXPECT_EQ((*capped)->first_seq, 14u);
+  EXPECT_EQ((*capped)->lines.front(), line(14));
+  EXPECT_EQ((*capped)->lines.size(), 6u);
+  // The other host is untouched; a host that never reported has nothing.
+  EXPECT_EQ((**(*s)->host_flows("h2", 0, 1 << 20)).lines, std::vector<std::string>{"other host"});
+  EXPECT_FALSE((*s)->host_flows("h3", 0, 1 << 20)->has_value());
+  // Deleting the host drops its lines, not its numbering.
+  ASSERT_TRUE((*s)->delete_host("h1"));
+  auto gone = (*s)->host_flows("h1", 0, 1 << 20);
+  ASSERT_TRUE(gone && gone->has_value());
+  EXPECT_TRUE((*gone)->lines.empty());
+  EXPECT_EQ((*gone)->first_seq, 20u);
+  EXPECT_EQ(*(*s)->append_host_flows("h1", {line(20)}, 6), 21u);
 }
 
 TEST(SqliteStore, RefusesADatabaseFromANewerVersionAndKeepsIt) {
