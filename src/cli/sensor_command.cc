@@ -5,21 +5,31 @@
 #include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "commands.h"
 #include "connection.h"
+#include "findings/config.h"
+#include "findings/dispatcher.h"
+#include "findings/sensor_finding.h"
+#include "net/http.h"
 #include "output.h"
 #include "sensor/capture.h"
 #include "sensor/host_flows.h"
+#include "sensor/ipfix.h"
 #include "sensor/reconcile.h"
 #include "sensor/sensor.h"
+#include "verifier/service.h"
 
 namespace ironroot::cli {
 
@@ -80,6 +90,15 @@ struct SensorArgs {
   double idle_timeout_s = 60;
   size_t max_flows = size_t{1} << 20;
   bool no_signatures = false;
+  double active_timeout_s = 0;
+  std::string ipfix;
+  uint32_t ipfix_domain = 0;
+  size_t ipfix_mtu = 1400;
+  uint32_t ipfix_template_interval_s = 600;
+  std::string findings_config;
+  bool to_verifier = false;  // --verifier given
+  OperatorConnection verifier;
+  std::string sensor_name;
 };
 
 struct HostFlowsArgs {
@@ -170,6 +189,237 @@ std::vector<const sn::HostFlowIndex*> pointers(const std::vector<sn::HostFlowInd
   return out;
 }
 
+// Why the flow sink is being called, per capture thread: Sensor::tick() ends idle flows (and,
+// with --active-timeout, exports long ones), Sensor::finish() ends the rest.
+thread_local bool t_finishing = false;
+thread_local uint64_t t_tick_ns = 0;
+
+sn::FlowEndReason end_cause(const sn::Flow& f, const SensorArgs& a) {
+  if (t_finishing) return sn::FlowEndReason::kForcedEnd;
+  const auto idle_ns = static_cast<uint64_t>(a.idle_timeout_s * 1e9);
+  if (a.active_timeout_s > 0 && f.last_ns + idle_ns > t_tick_ns)
+    return sn::FlowEndReason::kActiveTimeout;
+  return sn::FlowEndReason::kIdleTimeout;
+}
+
+// --ipfix: one exporter shared by the capture threads. A failing destination warns once per
+// streak of failures; a file that cannot be written fails the run at the end.
+class IpfixOut {
+ public:
+  Status open(const SensorArgs& a) {
+    IRONROOT_ASSIGN_OR_RETURN(dest_, sn::IpfixDestination::open(a.ipfix));
+    sn::IpfixOptions o;
+    o.observation_domain_id = a.ipfix_domain;
+    o.mtu = a.ipfix_mtu;
+    if (dest_->is_udp()) o.template_interval_s = a.ipfix_template_interval_s;
+    auto exp = sn::IpfixExporter::create(o, [this](Bytes m) { return dest_->send(m); });
+    if (!exp) return std::move(exp).error().with_context("--ipfix " + a.ipfix);
+    exporter_ = std::move(*exp);
+    return {};
+  }
+  void add(const sn::Flow& f, sn::FlowEndReason reason) {
+    std::lock_guard<std::mutex> lock(mu_);
+    note(exporter_->add(f, reason));
+  }
+  void flush() {
+    std::lock_guard<std::mutex> lock(mu_);
+    note(exporter_->flush());
+  }
+  // The error that should fail the run (a file), or "".
+  std::string fatal_error() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return dest_->is_udp() ? "" : first_error_;
+  }
+
+ private:
+  void note(const Status& s) {
+    if (s) {
+      failing_ = false;
+      return;
+    }
+    if (first_error_.empty()) first_error_ = s.error().message();
+    if (!failing_) print_error("warning: " + s.error().message());
+    failing_ = true;
+  }
+  mutable std::mutex mu_;
+  std::unique_ptr<sn::IpfixDestination> dest_;
+  std::unique_ptr<sn::IpfixExporter> exporter_;
+  bool failing_ = false;
+  std::string first_error_;
+};
+
+// --verifier: findings POSTed to the verifier's /v1/sensor/findings in batches, from a thread of
+// its own so capture never waits for the network. At most one request a second; failures are
+// retried with backoff; at most kMaxPending findings wait (the newest are dropped beyond that).
+class FindingUploader {
+ public:
+  static constexpr size_t kMaxPending = 10'000;
+  static constexpr size_t kBatch = 500;
+  static constexpr size_t kMaxBody = 1 << 20;
+
+  Status start(const OperatorConnection& conn, std::string sensor_name) {
+    conn_ = conn;
+    sensor_ = std::move(sensor_name);
+    IRONROOT_ASSIGN_OR_RETURN(auto hp, net::parse_https_url(conn_.url));
+    host_ = hp.first;
+    port_ = hp.second;
+    ca_file_ = conn_.ca_file.empty() && !conn_.data_dir.empty()
+                   ? conn_.data_dir + "/" + verifier::kCaCertFile
+                   : conn_.ca_file;
+    token_file_ = conn_.token_file.empty() && !conn_.data_dir.empty()
+                      ? conn_.data_dir + "/" + conn_.as + ".token"
+                      : conn_.token_file;
+    if (ca_file_.empty() || token_file_.empty()) {
+      return invalid_argument(
+          "--verifier: say where the verifier's CA and token are: --data-dir DIR, or --ca FILE "
+          "--token-file FILE");
+    }
+    for (const auto& f : {ca_file_, token_file_}) {
+      if (std::ifstream in(f); !in)
+        return Error(ErrorCode::kNotFound, "--verifier: cannot read " + f);
+    }
+    worker_ = std::thread([this] { run(); });
+    return {};
+  }
+
+  void push(std::string finding_json) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending_.size() >= kMaxPending) {
+      if (dropped_++ == 0)
+        print_error("warning: findings to " + conn_.url + ": " + std::to_string(kMaxPending) +
+                    " waiting, dropping new ones");
+      return;
+    }
+    pending_.push_back(std::move(finding_json));
+    cv_.notify_all();
+  }
+
+  // Delivers what is pending until `deadline`, then gives up. Returns a line for the summary.
+  std::string stop(std::chrono::milliseconds deadline) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+      cv_.notify_all();
+    }
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait_for(lock, deadline, [&] { return done_; });
+      give_up_ = true;
+      cv_.notify_all();
+    }
+    if (worker_.joinable()) worker_.join();
+    std::lock_guard<std::mutex> lock(mu_);
+    undelivered_ = pending_.size();
+    return "findings to " + conn_.url + ": " + std::to_string(delivered_) + " accepted, " +
+           std::to_string(rejected_) + " rejected, " + std::to_string(dropped_) + " dropped, " +
+           std::to_string(undelivered_) + " undelivered";
+  }
+  bool lost_any() const { return rejected_ + dropped_ + undelivered_ > 0; }
+
+ private:
+  struct Answer {
+    int status = 0;  // 0: no answer (connection, TLS, timeout)
+    std::string detail;
+    uint64_t accepted = 0;
+  };
+
+  Answer post(const std::string& body) {
+    Answer a;
+    std::string token = read_file(token_file_);  // re-read: a renewed token takes effect
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    if (!client_)
+      client_ = std::make_unique<net::HttpsClient>(
+          host_, port_, net::TlsClientConfig{read_file(ca_file_), "", "", ""}, 10);
+    auto r = client_->request("POST", "/v1/sensor/findings", body,
+                              {{"Authorization", "Bearer " + token}});
+    if (!r) {
+      client_.reset();  // a fresh connection next time
+      a.detail = r.error().message();
+      return a;
+    }
+    a.status = r->status;
+    auto j = nlohmann::json::parse(r->body, nullptr, false);
+    if (r->status >= 300) {
+      a.detail = "HTTP " + std::to_string(r->status) + ": " +
+                 (j.is_object() && j.contains("error") && j["error"].is_string()
+                      ? j["error"].get<std::string>()
+                      : r->body.substr(0, 200));
+    } else if (j.is_object() && j.contains("accepted") && j["accepted"].is_number_unsigned()) {
+      a.accepted = j["accepted"].get<uint64_t>();
+    }
+    return a;
+  }
+
+  void run() {
+    std::mt19937_64 rng(std::random_device{}());
+    auto next = std::chrono::steady_clock::now();
+    int failures = 0;
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return !pending_.empty() || stopping_ || give_up_; });
+      if (pending_.empty() || give_up_) break;
+      if (cv_.wait_until(lock, next, [&] { return give_up_; })) break;
+      // Up to kBatch findings and kMaxBody bytes (the verifier refuses larger bodies with 413).
+      std::string body = "{\"sensor\":" + nlohmann::json(sensor_).dump() + ",\"findings\":[";
+      size_t n = 0;
+      while (n < std::min(kBatch, pending_.size()) &&
+             (n == 0 || body.size() + pending_[n].size() + 3 <= kMaxBody)) {
+        body += (n ? "," : "") + pending_[n];
+        ++n;
+      }
+      body += "]}";
+      lock.unlock();
+      Answer a = post(body);
+      lock.lock();
+      next = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+      if (a.status >= 200 && a.status < 300) {
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
+        delivered_ += a.accepted;
+        if (a.accepted < n)
+          print_error("warning: findings to " + conn_.url + ": the verifier accepted " +
+                      std::to_string(a.accepted) + " of " + std::to_string(n));
+        if (failures > 0)
+          print_error("findings to " + conn_.url + ": delivered again after " +
+                      std::to_string(failures) + " failed attempts");
+        failures = 0;
+      } else if (a.status == 400 || a.status == 413 || a.status == 422) {
+        // The verifier refuses these bytes; sending them again would block all that follow.
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(n));
+        rejected_ += n;
+        print_error("warning: findings to " + conn_.url + ": " + std::to_string(n) +
+                    " rejected: " + a.detail);
+      } else {
+        if (failures++ == 0)
+          print_error("warning: findings to " + conn_.url + " failed (" + a.detail +
+                      "); retrying with backoff, " + std::to_string(pending_.size()) + " waiting");
+        // Equal jitter: half the backoff fixed, half random; 1 s doubling up to 60 s.
+        const int64_t d = std::min<int64_t>(60'000, int64_t{1000} << std::min(failures - 1, 6));
+        next = std::chrono::steady_clock::now() +
+               std::chrono::milliseconds(d / 2 + static_cast<int64_t>(rng() % (d / 2 + 1)));
+      }
+    }
+    done_ = true;
+    done_cv_.notify_all();
+  }
+
+  OperatorConnection conn_;
+  std::string sensor_, host_, ca_file_, token_file_;
+  uint16_t port_ = 0;
+  std::unique_ptr<net::HttpsClient> client_;  // the worker's only
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::deque<std::string> pending_;
+  bool stopping_ = false, give_up_ = false, done_ = false;
+  uint64_t delivered_ = 0, rejected_ = 0, dropped_ = 0, undelivered_ = 0;
+  std::thread worker_;
+};
+
+std::string default_sensor_name() {
+  char buf[256] = {};
+  ::gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
 int run_sensor(const SensorArgs& a) {
   if (a.pcaps.empty() == a.interface.empty()) {
     print_error("sensor: give --pcap FILE (repeatable) or --interface IF");
@@ -194,6 +444,7 @@ int run_sensor(const SensorArgs& a) {
   opts.table.idle_timeout_ns = static_cast<uint64_t>(a.idle_timeout_s * 1e9);
   opts.signatures = !a.no_signatures;
   opts.table.capacity = a.max_flows;
+  opts.table.active_timeout_ns = static_cast<uint64_t>(a.active_timeout_s * 1e9);
   LineWriter out;
   if (Status s = out.open(a.out); !s) {
     print_error(s.error().message());
@@ -204,13 +455,84 @@ int run_sensor(const SensorArgs& a) {
     print_error(s.error().message());
     return kExitError;
   }
+  std::unique_ptr<IpfixOut> ipfix;
+  if (!a.ipfix.empty()) {
+    ipfix = std::make_unique<IpfixOut>();
+    if (Status s = ipfix->open(a); !s) {
+      print_error(s.error().message());
+      return kExitError;
+    }
+  }
+  std::unique_ptr<findings::Dispatcher> dispatcher;
+  if (!a.findings_config.empty()) {
+    auto config = findings::load_config(a.findings_config);
+    findings::Callbacks cb;
+    cb.on_outcome = [](const findings::Outcome& o) {
+      using findings::OutcomeStatus;
+      if (o.status == OutcomeStatus::kFailed || o.status == OutcomeStatus::kDropped ||
+          o.status == OutcomeStatus::kAbandoned)
+        print_error("warning: " + o.target + ": finding " + o.finding_uid + " " +
+                    findings::outcome_status_name(o.status) +
+                    (o.detail.empty() ? "" : ": " + o.detail));
+    };
+    auto d = config ? findings::Dispatcher::create(std::move(*config), cb)
+                    : Result<std::unique_ptr<findings::Dispatcher>>(config.error());
+    if (!d) {
+      print_error("--findings-config " + a.findings_config + ": " + d.error().message());
+      return kExitError;
+    }
+    dispatcher = std::move(*d);
+  }
+  std::unique_ptr<FindingUploader> uploader;
+  if (a.to_verifier) {
+    uploader = std::make_unique<FindingUploader>();
+    if (Status s = uploader->start(a.verifier,
+                                   a.sensor_name.empty() ? default_sensor_name() : a.sensor_name);
+        !s) {
+      print_error(s.error().message());
+      return kExitError;
+    }
+  }
+  // Everything after capture: delivery finishes (or gives up), then the exit status.
+  auto finish = [&](int status) {
+    if (ipfix) {
+      ipfix->flush();
+      if (std::string e = ipfix->fatal_error(); !e.empty()) {
+        print_error(e);
+        status = kExitError;
+      }
+    }
+    if (dispatcher) {
+      if (size_t n = dispatcher->shutdown(std::chrono::seconds(10)); n > 0)
+        print_error("warning: --findings-config: " + std::to_string(n) +
+                    " deliveries abandoned at exit");
+    }
+    if (uploader) {
+      std::string line = uploader->stop(std::chrono::seconds(10));
+      if (uploader->lost_any()) {
+        print_error(line);
+        status = kExitError;
+      }
+    }
+    return status;
+  };
   std::atomic<uint64_t> findings{0};
   auto on_flow = [&](const sn::Flow& f) {
     if (a.flows) out.write(a.json ? sn::flow_json(f) : flow_text(f));
+    if (ipfix) ipfix->add(f, sn::flow_end_reason(f, end_cause(f, a)));
   };
   auto on_finding = [&](const sn::Finding& x) {
     ++findings;
-    out.write(a.json ? x.json() : finding_text(x));
+    std::string line = x.json();
+    out.write(a.json ? line : finding_text(x));
+    if (dispatcher) {
+      auto j = nlohmann::json::parse(line);
+      findings::SensorFindingFields in{x.kind,    x.score,   x.host,
+                                       x.message, x.reasons, j.value("flow", nlohmann::json()),
+                                       x.ts_ns,   j};
+      dispatcher->submit(findings::from_sensor_finding(in));
+    }
+    if (uploader) uploader->push(std::move(line));
   };
 
   if (!a.pcaps.empty()) {
@@ -222,18 +544,21 @@ int run_sensor(const SensorArgs& a) {
       auto info = sn::read_capture_file(path, [&](const sn::Frame& f) {
         sensor.on_frame(f.ts_ns, f.data, f.link);
         if (f.ts_ns > last_tick + 1'000'000'000ULL) {  // expire by capture time, once a second
+          t_tick_ns = f.ts_ns;
           if (last_tick != 0) sensor.tick(f.ts_ns, ptrs);
           last_tick = f.ts_ns;
         }
       });
       if (!info) {
         print_error(info.error().message());
-        return kExitError;
+        return finish(kExitError);
       }
+      t_finishing = true;
       sensor.finish(ptrs);
+      t_finishing = false;
       out.write(stats_line(sensor.stats(), a.json, path));
     }
-    return findings > 0 ? kExitVerifyFailed : kExitOk;
+    return finish(findings > 0 ? kExitVerifyFailed : kExitOk);
   }
 
   // Live: one ring (or libpcap handle) and one Sensor per thread, fanout keeps flows together.
@@ -293,18 +618,26 @@ int run_sensor(const SensorArgs& a) {
         if (now >= next_tick) {
           next_tick = now + 200'000'000ULL;
           auto idx = views.current();
+          t_tick_ns = now;
           sensor.tick(now, pointers(*idx));
         }
       }
       auto idx = views.current();
+      t_finishing = true;
       sensor.finish(pointers(*idx));
       stats[t] = sensor.stats();
     });
   }
   auto start = std::chrono::steady_clock::now();
+  auto next_ipfix = start;
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     if (Status s = views.refresh(); !s) print_error(s.error().message());
+    // Ended flows reach the collector within a second even when no message fills up.
+    if (ipfix && std::chrono::steady_clock::now() >= next_ipfix) {
+      ipfix->flush();
+      next_ipfix = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    }
     if (a.duration_s > 0 &&
         std::chrono::steady_clock::now() - start >= std::chrono::duration<double>(a.duration_s)) {
       g_stop = true;
@@ -313,7 +646,7 @@ int run_sensor(const SensorArgs& a) {
   for (auto& w : workers) w.join();
   if (!first_error.empty()) {
     print_error(first_error);
-    return kExitError;
+    return finish(kExitError);
   }
   sn::SensorStats total;
   for (const auto& s : stats) {
@@ -328,7 +661,7 @@ int run_sensor(const SensorArgs& a) {
     total.ncsi_frames += s.ncsi_frames;
   }
   out.write(stats_line(total, a.json, a.interface));
-  return findings > 0 ? kExitVerifyFailed : kExitOk;
+  return finish(findings > 0 ? kExitVerifyFailed : kExitOk);
 }
 
 int run_host_flows(const HostFlowsArgs& a) {
@@ -429,6 +762,29 @@ void add_sensor_commands(CLI::App& app, int* exit_code) {
       ->capture_default_str();
   cmd->add_flag("--no-signatures", sa.no_signatures,
                 "Only reconciliation findings (no RMCP / AMT signature findings)");
+  cmd->add_option("--active-timeout", sa.active_timeout_s,
+                  "Export a long flow every this many seconds while it lasts (0: only at its end)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--ipfix", sa.ipfix,
+                  "Export ended flows as IPFIX (RFC 7011, RFC 5103 biflows): to a file (RFC 5655) "
+                  "or to a collector, udp://HOST:PORT (IPv6 literals in brackets)");
+  cmd->add_option("--ipfix-domain", sa.ipfix_domain, "IPFIX observation domain id")
+      ->capture_default_str();
+  cmd->add_option("--ipfix-mtu", sa.ipfix_mtu, "Largest IPFIX message, bytes")
+      ->check(CLI::Range(size_t{512}, size_t{65535}))
+      ->capture_default_str();
+  cmd->add_option("--ipfix-template-interval", sa.ipfix_template_interval_s,
+                  "UDP: send the templates again every this many seconds (RFC 7011 8.4)")
+      ->check(CLI::Range(1u, 86400u))
+      ->capture_default_str();
+  cmd->add_option("--findings-config", sa.findings_config,
+                  "Also deliver each finding (as OCSF) to the sinks and remediation of this "
+                  "findings configuration (docs/findings.md)")
+      ->check(CLI::ExistingFile);
+  sa.verifier.add_options(cmd);
+  cmd->add_option("--sensor-name", sa.sensor_name,
+                  "With --verifier: this sensor's name in what it sends (default: hostname)");
 
   static HostFlowsArgs ha;
   auto* hf = cmd->add_subcommand(
@@ -493,8 +849,10 @@ void add_sensor_commands(CLI::App& app, int* exit_code) {
     } while (pull_follow && !g_pull_stop);
     *exit_code = kExitOk;
   });
-  cmd->callback([exit_code, hf, pull] {
+  cmd->callback([exit_code, hf, pull, cmd] {
     if (hf->parsed() || pull->parsed()) return;
+    // --verifier (or IRONROOT_VERIFIER) turns on delivery; its default URL alone does not.
+    sa.to_verifier = cmd->get_option("--verifier")->count() > 0;
     *exit_code = run_sensor(sa);
   });
 }
