@@ -2,8 +2,10 @@
 // the ordered 5-tuple plus VLAN; the first packet's sender is the initiator (a TCP SYN-ACK seen
 // first makes its receiver the initiator).
 //
-// Open addressing with linear probing; probes walk a dense array of hashes and touch a flow
-// only on a hash match, so a lookup is one or two cache misses.
+// Open addressing with linear probing. A slot is three cache lines: hash, key and counters in the
+// first two, so a packet of a known flow costs one (prefetched, overlapped) memory access, and
+// the table sits in transparent huge pages so that access is not also a TLB miss. A dense array
+// of the hashes serves the scans (expiry) without walking every slot.
 // Not thread-safe: one table per capture thread (fanout keeps both directions on one thread).
 //
 //   FlowTable table({.idle_timeout_ns = 30'000'000'000});
@@ -11,6 +13,7 @@
 //   table.expire(now_ns, [](const Flow& f) { export_flow(f); });
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -27,6 +30,12 @@ struct FlowCounters {
 };
 
 struct Flow {
+  // The counters first: with the table's key they fill the slot's first two cache lines, the
+  // only ones a packet of a known flow touches.
+  FlowCounters orig;  // initiator -> responder
+  FlowCounters resp;  // responder -> initiator
+  uint64_t last_ns = 0;
+  uint64_t first_ns = 0;
   IpAddr src;  // the initiator
   IpAddr dst;
   uint16_t sport = 0;  // ICMP: type of the first packet
@@ -37,10 +46,6 @@ struct Flow {
   bool has_mac = false;
   MacAddr src_mac{};  // the initiator's MAC as seen on its frames
   MacAddr dst_mac{};
-  FlowCounters orig;  // initiator -> responder
-  FlowCounters resp;  // responder -> initiator
-  uint64_t first_ns = 0;
-  uint64_t last_ns = 0;
   uint32_t signatures = 0;  // Signature bits (signatures.h)
   uint32_t marks = 0;       // free for the owner (the sensor marks flows it has judged)
 
@@ -61,8 +66,16 @@ class FlowTable {
   // dropped()). The pointer stays valid until the next add() or expire().
   Flow* add(const Packet& p, uint64_t ts_ns);
 
-  // Starts loading the bucket `p` will use, so a later add(p) finds it in cache (batching).
-  void prefetch(const Packet& p) const;
+  // A packet's key and hash, computed once: prefetch() it, then add() it a little later, so the
+  // table's cache misses for a batch of packets overlap instead of queueing.
+  struct Lookup {
+    std::array<uint64_t, 5> key{};  // the ordered 5-tuple, family and VLAN
+    uint64_t hash = 0;
+    bool forward = true;  // the packet's source is the key's first address
+  };
+  static Lookup lookup(const Packet& p);
+  void prefetch(const Lookup& l) const;
+  Flow* add(const Packet& p, const Lookup& l, uint64_t ts_ns);
 
   // Ends flows idle since before now - idle_timeout and hands each to `sink`, then forgets it.
   void expire(uint64_t now_ns, const std::function<void(const Flow&)>& sink);
@@ -72,31 +85,33 @@ class FlowTable {
   void for_each(const std::function<void(Flow&)>& visit);
 
   size_t size() const { return size_; }
-  size_t capacity() const { return slots_.size(); }
+  size_t capacity() const { return slots_.size; }
   uint64_t dropped() const { return dropped_; }
 
  private:
-  struct Key {
-    std::array<uint8_t, 16> a{};
-    std::array<uint8_t, 16> b{};
-    uint16_t pa = 0;
-    uint16_t pb = 0;
-    uint8_t proto = 0;
-    uint8_t family = 0;
-    uint16_t vlan = 0;
-    bool operator==(const Key&) const = default;
-  };
-  struct Slot {
-    Key key;
+  struct alignas(64) Slot {
+    uint64_t hash = 0;  // 0: empty
+    std::array<uint64_t, 5> key{};
+    bool orig_is_first = false;  // the initiator is the key's first address
     Flow flow;
   };
-  static Key make_key(const Packet& p, bool* forward);
-  static uint64_t hash_key(const Key& k);
+  // Slots live in anonymous memory advised as huge pages (not a std::vector: no allocator
+  // control over madvise), zeroed by the kernel.
+  struct SlotArray {
+    Slot* data = nullptr;
+    size_t size = 0;
+    explicit SlotArray(size_t n);
+    ~SlotArray();
+    SlotArray(const SlotArray&) = delete;
+    SlotArray& operator=(const SlotArray&) = delete;
+    Slot& operator[](size_t i) { return data[i]; }
+    const Slot& operator[](size_t i) const { return data[i]; }
+  };
   void erase_at(size_t i);
 
   FlowTableOptions options_;
-  std::vector<uint64_t> hashes_;  // probed first, 8 bytes a slot; 0 = empty
-  std::vector<Slot> slots_;
+  std::vector<uint64_t> hashes_;  // slot i's hash (0 = empty), for scans
+  SlotArray slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
   size_t max_load_ = 0;

@@ -70,7 +70,9 @@ class Sensor {
   FlowTable& table() { return table_; }
 
  private:
-  void on_packet(uint64_t ts_ns, const Packet& p, DecodeStatus st, size_t frame_size);
+  // `l` is the packet's table lookup when the caller computed (and prefetched) it already.
+  void on_packet(uint64_t ts_ns, const Packet& p, DecodeStatus st, size_t frame_size,
+                 const FlowTable::Lookup* l = nullptr);
   void judge_flow(Flow& f, const std::vector<const HostFlowIndex*>& host, bool final);
   void end_flow(const Flow& f, const std::vector<const HostFlowIndex*>& host);
   void emit(const Finding& x);

@@ -16,6 +16,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "sensor/capture.h"
@@ -244,6 +245,71 @@ TEST(FlowTable, FullTableDropsInsteadOfGrowing) {
   }
   EXPECT_EQ(added, 14u);  // 7/8 of 16
   EXPECT_EQ(t.dropped(), 99u - 14u);
+}
+
+// The table keeps a flow's direction as one bit beside its key; a plain map of endpoints, with
+// the initiator remembered as an address and port, must count every packet the same way.
+TEST(FlowTable, DirectionCountersAgreeWithAModel) {
+  struct Endpoint {
+    IpAddr ip;
+    uint16_t port;
+    auto operator<=>(const Endpoint&) const = default;
+  };
+  struct Counts {
+    Endpoint initiator;
+    uint64_t orig = 0, resp = 0, orig_bytes = 0, resp_bytes = 0;
+  };
+  using ModelKey = std::tuple<uint8_t, uint16_t, Endpoint, Endpoint>;
+  std::map<ModelKey, Counts> model;
+  const std::vector<IpAddr> v4 = {ip("10.0.0.1"), ip("10.0.0.2"), ip("192.0.2.7")};
+  const std::vector<IpAddr> v6 = {ip("2001:db8::1"), ip("2001:db8::2")};
+  const uint16_t ports[] = {80, 443, 50000, 50001};
+  const uint8_t flags[] = {kTcpSyn, kTcpSyn | kTcpAck, kTcpAck, kTcpAck | kTcpFin};
+  FlowTable t({.capacity = 4096});
+  std::mt19937 rng(7);
+  for (int i = 0; i < 50000; ++i) {
+    const auto& pool = rng() % 4 == 0 ? v6 : v4;
+    Packet p;
+    p.src = pool[rng() % pool.size()];
+    p.dst = pool[rng() % pool.size()];
+    p.sport = ports[rng() % 4];
+    p.dport = ports[rng() % 4];
+    if (p.src == p.dst && p.sport == p.dport) continue;  // both directions would be the same
+    p.proto = rng() % 2 ? kProtoTcp : kProtoUdp;
+    p.has_ports = true;
+    p.tcp_flags = p.proto == kProtoTcp ? flags[rng() % 4] : 0;
+    p.vlan = static_cast<uint16_t>(rng() % 2);
+    p.wire_len = static_cast<uint32_t>(60 + rng() % 1400);
+    Flow* f = t.add(p, static_cast<uint64_t>(i + 1));
+    ASSERT_NE(f, nullptr);
+
+    Endpoint from{p.src, p.sport}, to{p.dst, p.dport};
+    ModelKey key{p.proto, p.vlan, std::min(from, to), std::max(from, to)};
+    auto [it, fresh] = model.try_emplace(key);
+    if (fresh) {
+      bool synack = (p.tcp_flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck);
+      it->second.initiator = synack ? to : from;
+    }
+    bool orig = from == it->second.initiator;
+    (orig ? it->second.orig : it->second.resp) += 1;
+    (orig ? it->second.orig_bytes : it->second.resp_bytes) += p.wire_len;
+    ASSERT_EQ(f->src, it->second.initiator.ip);
+    ASSERT_EQ(f->sport, it->second.initiator.port);
+  }
+  ASSERT_EQ(t.size(), model.size());
+  size_t checked = 0;
+  t.flush([&](const Flow& f) {
+    Endpoint a{f.src, f.sport}, b{f.dst, f.dport};
+    auto it = model.find({f.proto, f.vlan, std::min(a, b), std::max(a, b)});
+    ASSERT_NE(it, model.end());
+    EXPECT_EQ(f.orig.packets, it->second.orig);
+    EXPECT_EQ(f.resp.packets, it->second.resp);
+    EXPECT_EQ(f.orig.bytes, it->second.orig_bytes);
+    EXPECT_EQ(f.resp.bytes, it->second.resp_bytes);
+    ++checked;
+  });
+  EXPECT_EQ(checked, model.size());
+  EXPECT_GT(checked, 300u);
 }
 
 // ---- signatures on bytes quoted in the corpus MANIFEST ----
