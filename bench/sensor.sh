@@ -24,7 +24,10 @@ echo "== sensor: decode + flow classification, in memory, one core (target >= 10
 if [ -d "$corpus/pcap" ]; then
   "$bench" run "$corpus"/pcap/*.pcap --min-packets 10000000 --label corpus | grep -v '^PPS'
 fi
-"$bench" run "$big" --label synthetic-10M | grep -v '^PPS'
+"$bench" run "$big" --label synthetic-10M-uniform | grep -v '^PPS'
+zipf=$data/sensor-10M-zipf.pcap
+[ -f "$zipf" ] || "$bench" gen "$zipf" 10000000 --zipf 1.0
+"$bench" run "$zipf" --label synthetic-10M-zipf1.0 | grep -v '^PPS'
 
 # tcpdump and tshark decode and print every packet (about 10k packets/s here): their file is the
 # first 100k packets of the same trace, and ironroot reads that same file.

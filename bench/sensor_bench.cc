@@ -1,8 +1,13 @@
 // Sensor throughput: decode + flow classification (flow table, signatures) per core, on an
 // in-memory replay, so the figure is the sensor's own and not the disk's or libpcap's.
 //
-//   sensor_bench gen FILE N        write a synthetic N-packet trace (64-byte frames, 100k flows,
-//                                  TCP / UDP / ICMP, 10 % VLAN-tagged, 10 % IPv6)
+//   sensor_bench gen FILE N [--zipf S]
+//                                  write a synthetic N-packet trace (64-byte frames, TCP / UDP /
+//                                  ICMP, 10 % VLAN-tagged, 10 % IPv6). Default: the worst case,
+//                                  each packet drawn uniformly from 100k ids with its protocol,
+//                                  family and VLAN drawn again (~825k live flows, no locality).
+//                                  --zipf S: 1M flows, each packet's flow drawn with Zipf
+//                                  exponent S (real links: a few flows carry most packets)
 //   sensor_bench run FILE... [--min-packets M]
 //                                  load the files into memory, replay them (repeatedly until M
 //                                  packets) through decode() alone and through a Sensor; prints
@@ -11,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,7 +46,7 @@ void put16(std::vector<uint8_t>& b, uint16_t v) {
   b.push_back(static_cast<uint8_t>(v));
 }
 
-int gen(const char* path, uint64_t n) {
+int gen(const char* path, uint64_t n, double zipf) {
   FILE* f = std::fopen(path, "wb");
   if (!f) {
     std::perror(path);
@@ -56,6 +62,14 @@ int gen(const char* path, uint64_t n) {
     x ^= x << 17;
     return x;
   };
+  // Zipf: the cumulative weights of 1M flow ids, sampled by binary search.
+  std::vector<double> cdf;
+  if (zipf > 0) {
+    cdf.resize(1'000'000);
+    double sum = 0;
+    for (size_t k = 0; k < cdf.size(); ++k) cdf[k] = sum += 1.0 / std::pow(double(k + 1), zipf);
+    for (double& c : cdf) c /= sum;
+  }
   std::vector<uint8_t> fr;
   std::vector<uint8_t> out;
   out.reserve(1 << 20);
@@ -64,9 +78,16 @@ int gen(const char* path, uint64_t n) {
     uint64_t r = rnd();
     uint32_t flow = static_cast<uint32_t>(r % 100'000);
     bool reply = (r >> 20) & 1;
-    int kind = static_cast<int>((r >> 24) % 100);  // <70 TCP, <95 UDP, else ICMP
-    bool v6 = ((r >> 32) % 10) == 0;
-    bool vlan = ((r >> 40) % 10) == 0;
+    uint64_t attrs = r;
+    if (zipf > 0) {
+      double u = static_cast<double>(rnd() >> 11) * 0x1.0p-53;
+      flow = static_cast<uint32_t>(std::lower_bound(cdf.begin(), cdf.end(), u) - cdf.begin());
+      attrs = flow * 0x9e3779b97f4a7c15ULL;  // a flow keeps its protocol, family and VLAN
+      attrs ^= attrs >> 29;
+    }
+    int kind = static_cast<int>((attrs >> 24) % 100);  // <70 TCP, <95 UDP, else ICMP
+    bool v6 = ((attrs >> 32) % 10) == 0;
+    bool vlan = ((attrs >> 40) % 10) == 0;
     fr.clear();
     uint8_t a[6] = {0x02, 0, 0, 0, static_cast<uint8_t>(flow >> 8), static_cast<uint8_t>(flow)};
     uint8_t b[6] = {0x02, 0, 0, 1, 0, 1};
@@ -83,6 +104,7 @@ int gen(const char* path, uint64_t n) {
     if (v6) {
       src[0] = dst[0] = 0x20;
       src[1] = dst[1] = 0x01;
+      src[11] = static_cast<uint8_t>(flow >> 24);
       src[12] = static_cast<uint8_t>(flow >> 16);
       src[13] = static_cast<uint8_t>(flow >> 8);
       src[14] = static_cast<uint8_t>(flow);
@@ -233,7 +255,8 @@ int run(const std::vector<std::string>& files, uint64_t min_packets, const char*
 
 int main(int argc, char** argv) {
   if (argc >= 4 && std::strcmp(argv[1], "gen") == 0) {
-    return gen(argv[2], std::strtoull(argv[3], nullptr, 10));
+    double zipf = argc >= 6 && std::strcmp(argv[4], "--zipf") == 0 ? std::atof(argv[5]) : 0;
+    return gen(argv[2], std::strtoull(argv[3], nullptr, 10), zipf);
   }
   if (argc >= 3 && std::strcmp(argv[1], "run") == 0) {
     std::vector<std::string> files;
@@ -250,8 +273,9 @@ int main(int argc, char** argv) {
     }
     return run(files, min_packets, label.c_str());
   }
-  std::fprintf(stderr,
-               "usage: sensor_bench gen FILE N | sensor_bench run FILE... [--min-packets M] "
-               "[--label NAME]\n");
+  std::fprintf(
+      stderr,
+      "usage: sensor_bench gen FILE N [--zipf S] | sensor_bench run FILE... [--min-packets M] "
+      "[--label NAME]\n");
   return 2;
 }
