@@ -61,6 +61,10 @@ struct ServerOptions {
   int threads = 2;
   size_t max_body_bytes = 8 << 20;
   int idle_timeout_seconds = 30;
+  // Optional: the body limit for one request, decided from its headers alone (method, path,
+  // headers and client certificate; no body yet), so a route can accept large uploads from
+  // callers it has authenticated without letting anyone else send that much.
+  std::function<size_t(const Request&)> body_limit;
 };
 
 class HttpsServer {

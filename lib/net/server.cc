@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 // clang-format on
+#include <limits>
 #include <thread>
 
 #include "core/hex.h"
@@ -147,7 +148,36 @@ class ServerImpl final : public HttpsServer {
       parser.header_limit(kMaxHeaderBytes);
       parser.body_limit(options_.max_body_bytes);
       boost::system::error_code rec2;
-      co_await http::async_read(stream, buffer, parser, asio::redirect_error(use_awaitable, rec2));
+      Request req = identity;
+      if (options_.body_limit) {
+        // Headers first: the route (and who is calling) decides how much body it accepts.
+        // Beast checks Content-Length against the limit while it reads the header, so the
+        // header is read with no limit and the declared length is checked here instead.
+        parser.body_limit(
+            std::numeric_limits<std::uint64_t>::max());  // boost::none compares below 0
+        co_await http::async_read_header(stream, buffer, parser,
+                                         asio::redirect_error(use_awaitable, rec2));
+        if (!rec2) {
+          describe(parser.get(), remote, req);
+          size_t limit = options_.max_body_bytes;
+          try {
+            limit = options_.body_limit(req);
+          } catch (const std::exception&) {
+            // Keep the default: a failing policy must not open the door wider.
+          }
+          auto declared = parser.content_length();
+          if (declared && *declared > limit) {
+            rec2 = http::error::body_limit;
+          } else {
+            parser.body_limit(limit);  // chunked bodies are counted as they arrive
+            co_await http::async_read(stream, buffer, parser,
+                                      asio::redirect_error(use_awaitable, rec2));
+          }
+        }
+      } else {
+        co_await http::async_read(stream, buffer, parser,
+                                  asio::redirect_error(use_awaitable, rec2));
+      }
       if (rec2 == http::error::body_limit || rec2 == http::error::header_limit) {
         co_await write(stream, too_large(rec2 == http::error::body_limit), false);
         // Lingering close: swallow what the client is still sending (bounded in time and size),
@@ -165,15 +195,7 @@ class ServerImpl final : public HttpsServer {
       }
       if (rec2) break;
       auto& msg = parser.get();
-      Request req = identity;
-      req.remote_address = remote;
-      req.method = std::string(msg.method_string());
-      req.target = std::string(msg.target());
-      auto q = req.target.find('?');
-      req.path = req.target.substr(0, q);
-      if (q != std::string::npos) req.query = req.target.substr(q + 1);
-      for (const auto& f : msg)
-        req.headers[lower(std::string(f.name_string()))] = std::string(f.value());
+      if (!options_.body_limit) describe(msg, remote, req);
       req.body = std::move(msg.body());
       Response resp;
       try {
@@ -187,6 +209,19 @@ class ServerImpl final : public HttpsServer {
     beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
     boost::system::error_code sec;
     co_await stream.async_shutdown(asio::redirect_error(use_awaitable, sec));
+  }
+
+  // Method, target, path, query, headers and peer address of a request whose header is read.
+  static void describe(const http::request<http::string_body>& msg, const std::string& remote,
+                       Request& req) {
+    req.remote_address = remote;
+    req.method = std::string(msg.method_string());
+    req.target = std::string(msg.target());
+    auto q = req.target.find('?');
+    req.path = req.target.substr(0, q);
+    if (q != std::string::npos) req.query = req.target.substr(q + 1);
+    for (const auto& f : msg)
+      req.headers[lower(std::string(f.name_string()))] = std::string(f.value());
   }
 
   static Response too_large(bool body) {

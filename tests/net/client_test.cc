@@ -71,5 +71,48 @@ TEST(HttpsServer, StopClosesTheListeningSocket) {
   ::close(fd);
 }
 
+// A route may accept a large body, decided from the headers before the body is read: the
+// caller the policy trusts gets through, everyone else gets 413 at the default limit.
+TEST(HttpsServer, BodyLimitIsDecidedPerRequestFromItsHeaders) {
+  auto ca_key = crypto::generate_key();
+  auto key = crypto::generate_key();
+  ASSERT_TRUE(ca_key && key);
+  auto ca = crypto::make_ca_certificate(*ca_key, "test CA", 1);
+  auto csr = crypto::make_csr(*key, "127.0.0.1");
+  ASSERT_TRUE(ca && csr);
+  crypto::IssueOptions io;
+  io.common_name = "127.0.0.1";
+  io.server = true;
+  io.ips = {"127.0.0.1"};
+  auto cert = crypto::issue_certificate(*ca_key, *ca, *csr, io);
+  ASSERT_TRUE(cert) << cert.error().message();
+  ServerOptions o;
+  o.max_body_bytes = 1 << 20;
+  o.body_limit = [](const Request& r) -> size_t {
+    return r.method == "PUT" && r.path == "/big" && r.header("authorization") == "Bearer ok"
+               ? size_t{32} << 20
+               : size_t{1} << 20;
+  };
+  auto server = HttpsServer::start(o, {*cert, *key, ""}, [](const Request& r) {
+    return Response{200, "text/plain", std::to_string(r.body.size()), {}};
+  });
+  ASSERT_TRUE(server) << server.error().message();
+  const std::string body(10 << 20, 'x');
+  HttpsClient client("127.0.0.1", (*server)->port(), {*ca, "", "", ""}, 30);
+  auto ok = client.request("PUT", "/big", body, {{"Authorization", "Bearer ok"}});
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->status, 200);
+  EXPECT_EQ(ok->body, std::to_string(body.size()));
+  HttpsClient other("127.0.0.1", (*server)->port(), {*ca, "", "", ""}, 30);
+  auto refused = other.request("PUT", "/big", body, {{"Authorization", "Bearer wrong"}});
+  ASSERT_TRUE(refused) << refused.error().message();
+  EXPECT_EQ(refused->status, 413);
+  HttpsClient third("127.0.0.1", (*server)->port(), {*ca, "", "", ""}, 30);
+  auto small = third.request("PUT", "/big", std::string(1000, 'y'));
+  ASSERT_TRUE(small) << small.error().message();
+  EXPECT_EQ(small->body, "1000");
+  (*server)->stop();
+}
+
 }  // namespace
 }  // namespace ironroot::net
