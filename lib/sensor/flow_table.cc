@@ -4,8 +4,8 @@
 
 #include <bit>
 #include <cstring>
-#include <memory>
 #include <new>
+#include <type_traits>
 
 #include "sensor/community_id.h"
 
@@ -37,12 +37,13 @@ FlowTable::SlotArray::SlotArray(size_t n) : size(n) {
   // Huge pages where the kernel allows them (THP "madvise" mode): a table of a million flows
   // spans ~50k 4 KiB pages, and a TLB miss on each random access would double its cost.
   ::madvise(p, bytes, MADV_HUGEPAGE);
+  // The kernel's zero pages are empty slots (hash 0): nothing is touched, so a table sized for
+  // a million flows costs memory only as flows arrive.
+  static_assert(std::is_trivially_copyable_v<Slot> && std::is_trivially_destructible_v<Slot>);
   data = static_cast<Slot*>(p);
-  std::uninitialized_default_construct_n(data, n);
 }
 
 FlowTable::SlotArray::~SlotArray() {
-  std::destroy_n(data, size);
   ::munmap(data, size * sizeof(Slot));
 }
 
