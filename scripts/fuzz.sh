@@ -9,7 +9,19 @@ corpus=${IRONROOT_CORPUS:-$(cd .. && pwd)/shared/corpus}
 seeds=$(mktemp -d)
 trap 'rm -rf "$seeds"' EXIT
 mkdir -p "$seeds/eventlog" "$seeds/ima" "$seeds/uefi" "$seeds/tpm2" "$seeds/audit" "$seeds/policy" \
-  "$seeds/ear" "$seeds/posture" "$seeds/sensor" build/fuzz/artifacts
+  "$seeds/ear" "$seeds/posture" "$seeds/sensor" "$seeds/findings" build/fuzz/artifacts
+# The findings configuration has no corpus files: the documented example is the seed.
+cat > "$seeds/findings/example.json" <<'JSON'
+{"sinks": [{"type": "jsonl", "name": "file", "path": "findings.jsonl", "fsync": "interval",
+            "fsync_interval_ms": 1000},
+           {"type": "syslog", "name": "local", "socket": "/dev/log", "facility": "authpriv"},
+           {"type": "webhook", "name": "siem", "url": "https://siem.example:8443/x",
+            "secret": "s", "dedup_window_seconds": 300,
+            "retry": {"max_attempts": 6, "initial_backoff_ms": 500}}],
+ "remediation": {"actions": {"quarantine": {"type": "quarantine"}},
+                 "rules": [{"kinds": ["untrusted_transition", "sensor_finding"],
+                            "min_severity": "high", "actions": ["quarantine"]}]}}
+JSON
 if [ -d "$corpus" ]; then
   find "$corpus/eventlog" -type f ! -name '*.json' ! -name '*.yaml' ! -name '*.b64' ! -name '*.warn' \
     -exec cp {} "$seeds/eventlog/" \;
