@@ -39,24 +39,27 @@ void Sensor::on_frame(uint64_t ts_ns, Bytes frame, LinkType link) {
 }
 
 void Sensor::on_frames(std::span<const FrameRef> frames) {
-  // Decode and prefetch a group, then account it: by the time a packet reaches the table, its
-  // slot has been on its way from memory for a group's worth of work.
-  constexpr size_t kBatch = 16;
-  Packet p[kBatch];
-  DecodeStatus st[kBatch];
-  FlowTable::Lookup l[kBatch];
-  for (size_t base = 0; base < frames.size(); base += kBatch) {
-    size_t n = std::min(kBatch, frames.size() - base);
-    for (size_t i = 0; i < n; ++i) {
-      st[i] = decode(frames[base + i].data, frames[base + i].link, &p[i]);
-      if (st[i] == DecodeStatus::kOk) {
-        l[i] = FlowTable::lookup(p[i]);
-        table_.prefetch(l[i]);
-      }
+  // A rolling pipeline: frame i + kAhead is decoded and its slot prefetched while frame i is
+  // accounted, so every packet's slot has had the same head start when the table needs it.
+  constexpr size_t kAhead = 16;
+  constexpr size_t kRing = 32;  // a power of two > kAhead
+  Packet p[kRing];
+  DecodeStatus st[kRing];
+  FlowTable::Lookup l[kRing];
+  const size_t n = frames.size();
+  auto start = [&](size_t i) {
+    size_t k = i % kRing;
+    st[k] = decode(frames[i].data, frames[i].link, &p[k]);
+    if (st[k] == DecodeStatus::kOk) {
+      l[k] = FlowTable::lookup(p[k]);
+      table_.prefetch(l[k]);
     }
-    for (size_t i = 0; i < n; ++i) {
-      on_packet(frames[base + i].ts_ns, p[i], st[i], frames[base + i].data.size(), &l[i]);
-    }
+  };
+  for (size_t i = 0; i < std::min(n, kAhead); ++i) start(i);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) start(i + kAhead);
+    size_t k = i % kRing;
+    on_packet(frames[i].ts_ns, p[k], st[k], frames[i].data.size(), &l[k]);
   }
 }
 
