@@ -407,20 +407,26 @@ class SqliteStore final : public Store {
     return {};
   }
 
-  Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit) override {
+  Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit,
+                                                   uint64_t max_document_bytes) override {
     std::lock_guard lock(mu_);
-    Stmt s(db_, id.empty() ? "SELECT id, kind, document, author, created_at, state, decided_by, "
-                             "decided_at, comment FROM policy_changes ORDER BY created_at DESC "
-                             "LIMIT ?2"
-                           : "SELECT id, kind, document, author, created_at, state, decided_by, "
-                             "decided_at, comment FROM policy_changes WHERE id = ?1 LIMIT ?2");
+    const std::string columns =
+        "SELECT id, kind, CASE WHEN length(CAST(document AS BLOB)) > ?3 THEN '' ELSE document "
+        "END, author, created_at, state, decided_by, decided_at, comment, "
+        "length(CAST(document AS BLOB)) FROM policy_changes ";
+    const std::string sql =
+        columns + (id.empty() ? "ORDER BY created_at DESC LIMIT ?2" : "WHERE id = ?1 LIMIT ?2");
+    Stmt s(db_, sql.c_str());
     if (!s.ok()) return fail("prepare policy_changes");
     if (!id.empty()) s.text(1, id);
     s.i64(2, limit);
+    s.i64(3, max_document_bytes > uint64_t{INT64_MAX} ? INT64_MAX
+                                                      : static_cast<int64_t>(max_document_bytes));
     std::vector<PolicyChange> out;
     while (sqlite3_step(s.get()) == SQLITE_ROW) {
       out.push_back({s.col_text(0), s.col_text(1), s.col_text(2), s.col_text(3), s.col_i64(4),
-                     s.col_text(5), s.col_text(6), s.col_i64(7), s.col_text(8)});
+                     s.col_text(5), s.col_text(6), s.col_i64(7), s.col_text(8),
+                     static_cast<uint64_t>(s.col_i64(9))});
     }
     return out;
   }

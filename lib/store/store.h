@@ -59,13 +59,14 @@ struct HostRecord {
 struct PolicyChange {
   std::string id;
   std::string kind;      // "references" | "ima-policy" | ...
-  std::string document;  // the proposed document (JSON)
+  std::string document;  // the proposed document (JSON); empty when left out (see policy_changes)
   std::string author;
   int64_t created_at_ms = 0;
   std::string state;  // "pending" | "approved" | "rejected" | "superseded"
   std::string decided_by;
   int64_t decided_at_ms = 0;
   std::string comment;
+  uint64_t document_bytes = 0;  // the document's size, also when it was left out
 };
 
 // A timestamped record of something that happened to a host (state change, reboot, enrolment).
@@ -104,7 +105,10 @@ class Store {
 
   virtual Status put_policy_change(const PolicyChange& change) = 0;
   // One change by id, or (id empty) the latest `limit` changes, newest first.
-  virtual Result<std::vector<PolicyChange>> policy_changes(const std::string& id, int limit) = 0;
+  // Newest first; documents larger than `max_document_bytes` are left out (document empty,
+  // document_bytes set), so that a listing does not read every large policy ever proposed.
+  virtual Result<std::vector<PolicyChange>> policy_changes(
+      const std::string& id, int limit, uint64_t max_document_bytes = UINT64_MAX) = 0;
 
   // Appends `lines` to the host's flow lines in one transaction and keeps the newest `keep`
   // (older ones are dropped). Returns the number the next line will get.

@@ -439,6 +439,7 @@ class VerifierImpl final : public Verifier {
     so.address = opts_.address;
     so.port = opts_.port;
     so.threads = opts_.threads;
+    so.body_limit = [this](const Request& r) { return body_limit(r); };
     net::TlsServerConfig tls{server_cert, server_key, ca_pem_};
     IRONROOT_ASSIGN_OR_RETURN(
         server_, net::HttpsServer::start(so, tls, [this](const Request& r) { return handle(r); }));
@@ -766,6 +767,23 @@ class VerifierImpl final : public Verifier {
     return index;
   }
 
+  // A runtime policy for a real fleet is large (a 1M-digest Keylime policy is ~120 MB of JSON):
+  // a policy author may upload one; everyone else, and every other route, gets the default
+  // limit, decided before the body is read so that nobody else can make the verifier hold it.
+  static constexpr size_t kMaxPolicyDocumentBytes = size_t{512} << 20;
+  size_t body_limit(const Request& r) {
+    const size_t normal = net::ServerOptions{}.max_body_bytes;
+    if (r.method != "PUT" || r.path != "/v1/policy/document") return normal;
+    std::optional<Principal> p;
+    const std::string h = r.header("authorization");
+    if (h.rfind("Bearer ", 0) == 0) {
+      p = principals_->by_token(h.substr(7));
+    } else if (!r.peer_fingerprint.empty()) {
+      p = principals_->by_certificate(r.peer_fingerprint);
+    }
+    return p && p->has(Role::kPolicyAuthor) ? kMaxPolicyDocumentBytes : normal;
+  }
+
   // Who is calling: a bearer token or a client certificate registered as a principal.
   std::optional<Principal> authenticate(const Request& r) {
     std::optional<Principal> p;
@@ -878,6 +896,8 @@ class VerifierImpl final : public Verifier {
       if (seg.size() == 3 && seg[2] == "document" && read) return get_policy_document();
       if (seg.size() == 3 && seg[2] == "changes" && read) return list_changes("");
       if (seg.size() == 4 && seg[2] == "changes" && read) return list_changes(seg[3]);
+      if (seg.size() == 5 && seg[2] == "changes" && seg[4] == "document" && read)
+        return change_document(seg[3]);
       if (seg.size() == 3 && (seg[2] == "capture" || seg[2] == "references") && !read) {
         if (!p.has(Role::kPolicyAuthor)) return forbidden(p, Role::kPolicyAuthor);
         if (seg[2] == "capture" && r.method == "POST") return capture(body, p);
@@ -1529,22 +1549,40 @@ class VerifierImpl final : public Verifier {
   }
 
   // ---- dual control: a change waits for a second principal with the approver role ----------
+  // A change with its document inline when it is small; a large one (a fleet's runtime policy)
+  // is described by size and digest, and served whole at .../changes/{id}/document, so that
+  // listing changes never parses or sends hundreds of megabytes.
+  static constexpr size_t kInlineDocumentBytes = size_t{1} << 20;
   static json change_json(const store::PolicyChange& c) {
-    return json{{"id", c.id},
-                {"kind", c.kind},
-                {"author", c.author},
-                {"created_at_ms", c.created_at_ms},
-                {"state", c.state},
-                {"decided_by", c.decided_by},
-                {"decided_at_ms", c.decided_at_ms},
-                {"comment", c.comment},
-                {"document", json::parse(c.document, nullptr, false)}};
+    json out{{"id", c.id},
+             {"kind", c.kind},
+             {"author", c.author},
+             {"created_at_ms", c.created_at_ms},
+             {"state", c.state},
+             {"decided_by", c.decided_by},
+             {"decided_at_ms", c.decided_at_ms},
+             {"comment", c.comment},
+             {"document_bytes", c.document_bytes}};
+    if (c.document_bytes <= kInlineDocumentBytes) {
+      out["document"] = json::parse(c.document, nullptr, false);
+    } else {
+      out["document_url"] = "/v1/policy/changes/" + c.id + "/document";
+    }
+    return out;
+  }
+
+  Response change_document(const std::string& id) {
+    auto changes = store_->policy_changes(id, 1);
+    if (!changes) return fail(500, changes.error().message());
+    if (changes->empty()) return fail(404, "no policy change " + id);
+    return Response{200, "application/json", std::move(changes->front().document), {}};
   }
 
   Response propose(const std::string& kind, const std::string& document, const Principal& who,
                    const std::string& comment) {
     store::PolicyChange c{
-        crypto::random_token(8), kind, document, who.name, now_ms(), "pending", "", 0, comment};
+        crypto::random_token(8), kind, document, who.name, now_ms(), "pending", "", 0, comment,
+        document.size()};
     if (!record("policy.proposed", "", who.name,
                 json{{"change", c.id},
                      {"kind", kind},
@@ -1561,7 +1599,7 @@ class VerifierImpl final : public Verifier {
   }
 
   Response list_changes(const std::string& id) {
-    auto changes = store_->policy_changes(id, 100);
+    auto changes = store_->policy_changes(id, 100, kInlineDocumentBytes);
     if (!changes) return fail(500, changes.error().message());
     if (!id.empty()) {
       if (changes->empty()) return fail(404, "no policy change " + id);

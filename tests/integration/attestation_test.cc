@@ -619,6 +619,52 @@ json runtime_policy_from(const std::string& ima_list) {
   return json{{"meta", {{"version", 1}}}, {"digests", digests}, {"excludes", json::array()}};
 }
 
+// A fleet's runtime policy is larger than the API's default body limit: a policy author may
+// upload it (the limit is decided from the credentials before the body is read), anyone else
+// gets 413; listings describe it by size instead of sending it, and it is served on its own.
+TEST_F(Fleet, LargeRuntimePolicyIsAcceptedFromAPolicyAuthorOnly) {
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  capture("host-1");
+  json doc = runtime_policy_from(read_file(h.sim->ima_path()));
+  for (int i = 0; i < 110'000; ++i) {
+    char digest[65];
+    std::snprintf(digest, sizeof digest, "%064x", i);
+    doc["digests"]["/opt/fleet/lib/file-" + std::to_string(i) + ".so"].push_back(digest);
+  }
+  const std::string body = doc.dump();
+  ASSERT_GT(body.size(), size_t{8} << 20);
+  const std::string principals = dir_.path + "/verifier/" + verifier::kPrincipalsFile;
+  auto viewer = verifier::add_principal(principals, "vic", {verifier::Role::kViewer});
+  ASSERT_TRUE(viewer) << viewer.error().message();
+  for (const std::string& auth : {"Bearer " + *viewer, std::string("Bearer not-a-token")}) {
+    net::HttpsClient c("127.0.0.1", verifier_->port(), {verifier_->ca_pem(), "", "", ""}, 60);
+    auto r = c.request("PUT", "/v1/policy/document", body, {{"Authorization", auth}});
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(r->status, 413) << r->body;
+  }
+  json proposed = as(verifier_->operator_token(), "PUT", "/v1/policy/document", doc, 202);
+  const std::string id = proposed["change"]["id"];
+  const uint64_t bytes = proposed["change"]["document_bytes"];
+  EXPECT_GT(bytes, uint64_t{8} << 20);
+  EXPECT_FALSE(proposed["change"].contains("document"));
+  EXPECT_EQ(proposed["change"]["document_url"], "/v1/policy/changes/" + id + "/document");
+  json listed = op("GET", "/v1/policy/changes");
+  ASSERT_TRUE(listed["changes"].is_array());
+  EXPECT_EQ(listed["changes"][0]["id"], id);
+  EXPECT_FALSE(listed["changes"][0].contains("document"));
+  auto whole = operator_->request("GET", "/v1/policy/changes/" + id + "/document", "",
+                                  {{"Authorization", "Bearer " + *viewer}});
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(whole->status, 200);
+  EXPECT_EQ(whole->body.size(), bytes);
+  EXPECT_NE(whole->body.find("/opt/fleet/lib/file-109999.so"), std::string::npos);
+  as(verifier_->approver_token(), "POST", "/v1/policy/changes/" + id + "/approve", json::object());
+  auto r = attest(h);
+  EXPECT_EQ(r.state, "trusted") << joined(json(r.reasons));
+}
+
 TEST_F(Fleet, RuntimePolicyNamesTheFileAndResultsAreSignedEars) {
   auto& h = add_host("host-1");
   enroll(h);

@@ -94,10 +94,18 @@ TEST(SqliteStore, PolicyChangesKeepTheirHistory) {
   EXPECT_EQ((*one)[0].state, "approved");
   EXPECT_EQ((*one)[0].decided_by, "bob");
   EXPECT_EQ((*one)[0].document, R"({"bank":"sha256"})");
+  EXPECT_EQ((*one)[0].document_bytes, 17u);
   auto all = (*s)->policy_changes("", 10);
   ASSERT_TRUE(all);
   ASSERT_EQ(all->size(), 2u);
   EXPECT_EQ((*all)[0].id, "c2") << "newest first";
+  // A listing may leave large documents out, saying how large they are.
+  auto brief = (*s)->policy_changes("", 10, 2);
+  ASSERT_TRUE(brief);
+  ASSERT_EQ(brief->size(), 2u);
+  EXPECT_EQ((*brief)[0].document, "{}");
+  EXPECT_EQ((*brief)[1].document, "");
+  EXPECT_EQ((*brief)[1].document_bytes, 17u);
 }
 
 TEST(SqliteStore, MigratesAVersion1Database) {
