@@ -434,6 +434,10 @@ class DispatcherImpl final : public Dispatcher {
       if (env->finding.severity < s.min_severity) continue;
       all = s.target->enqueue(env, "") && all;
     }
+    // Remediation acts on a host: a finding that names none (a sensor's finding about an
+    // address no enrolled host has) goes to the sinks only, so no hook runs on a name the
+    // reporter chose.
+    if (env->finding.host_id.empty()) return all;
     for (const ActionSpec* a : policy_.actions_for(env->finding)) {
       auto it = actions_.find(a->name);
       if (it == actions_.end()) continue;

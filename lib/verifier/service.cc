@@ -26,6 +26,7 @@
 #include "ear/jwt.h"
 #include "findings/config.h"
 #include "findings/dispatcher.h"
+#include "findings/sensor_finding.h"
 #include "net/http.h"
 #include "policy/policy.h"
 #include "posture/posture.h"
@@ -330,13 +331,6 @@ class SensorReader {
   std::string where_;   // "findings[3]"
   std::string prefix_;  // "flow." while reading the flow: names in errors are full paths
 };
-
-// The sensor's score as a severity: the remediation rules match on severity.
-findings::Severity severity_of_score(int score) {
-  if (score >= 80) return findings::Severity::kHigh;
-  if (score >= 50) return findings::Severity::kMedium;
-  return findings::Severity::kLow;
-}
 
 json host_json(const HostRecord& h, int64_t now) {
   json pcrs = json::parse(h.pcrs_json, nullptr, false);
@@ -691,37 +685,23 @@ class VerifierImpl final : public Verifier {
     return reply(200, json{{"accepted", indexes.size()}, {"log_indexes", indexes}});
   }
 
+  // The same mapping as the sensor's own --findings-config (same evidence, same dedup key, one
+  // remediation per flow); only an enrolled host is named by id, since remediation acts on it.
   static findings::Finding sensor_finding(const SensorItem& item, const HostRecord* host,
                                           const std::string& sensor, const Principal& who) {
-    findings::Finding f;
-    f.kind = findings::Kind::kSensorFinding;
-    f.severity = severity_of_score(item.score);
-    // Only an enrolled host is named by id: remediation acts on host_id.
-    f.host_id = host ? host->id : "";
-    f.host_name = host ? host->id : item.host;
-    const std::string about = f.host_name.empty() ? std::string("unknown host") : f.host_name;
+    findings::SensorFindingFields in;
+    in.kind = item.kind;
+    in.score = item.score;
+    in.host = host ? host->id : "";
+    in.message = item.message;
+    in.reasons = item.reasons;
+    in.flow = item.flow;
+    in.ts_ns = std::min<uint64_t>(item.ts_ns, uint64_t{INT64_MAX});
+    findings::Finding f = findings::from_sensor_finding(in);
+    const std::string about = host ? host->id : item.host.empty() ? "unknown host" : item.host;
+    if (!host) f.host_name = item.host;
     f.title = about + ": " + item.kind + " (sensor " + sensor + ", score " +
               std::to_string(item.score) + ")";
-    f.message = item.message;
-    for (const auto& r : item.reasons) f.message += "\n" + r;
-    if (item.ts_ns) {
-      f.time = std::chrono::system_clock::time_point(
-          std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(
-              static_cast<int64_t>(std::min<uint64_t>(item.ts_ns, uint64_t{INT64_MAX})))));
-    }
-    // The sensor's timestamp tells one finding from the next: a sensor posting the same
-    // finding again does not remediate twice.
-    f.evidence_generation = item.ts_ns;
-    f.policy_id = "ironroot:sensor";
-    f.policy_name = "network sensor";
-    f.evidence = {{"kind", item.kind}, {"score", std::to_string(item.score)}};
-    if (item.flow.is_object()) {
-      for (const char* k : {"community_id", "proto", "src", "sport", "dst", "dport"}) {
-        if (!item.flow.contains(k)) continue;
-        const json& v = item.flow[k];
-        f.evidence.push_back({k, v.is_string() ? v.get<std::string>() : v.dump()});
-      }
-    }
     f.extra = json{{"sensor", sensor},
                    {"principal", who.name},
                    {"enrolled", host != nullptr},

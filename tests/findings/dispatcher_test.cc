@@ -147,10 +147,17 @@ TEST_F(RemediationTest, OnlyMatchingFindingsRemediate) {
   posture.kind = Kind::kPostureChange;
   ASSERT_TRUE(d->submit(low));
   ASSERT_TRUE(d->submit(posture));
+  // A finding that names no host (a sensor saw an address no enrolled host has): no hook runs,
+  // whatever name the reporter gave it.
+  Finding nobody = sample_finding("", 1);
+  nobody.host_name = "$(reboot)";
+  ASSERT_TRUE(d->submit(nobody));
   ASSERT_TRUE(d->submit(sample_finding("host-3", 1)));
   ASSERT_TRUE(outcomes_.wait_count("remediation:cordon", OutcomeStatus::kDelivered, 1));
   ASSERT_TRUE(outcomes_.wait_count("remediation:quarantine", OutcomeStatus::kDelivered, 1));
   d->shutdown(std::chrono::seconds(30));
+  EXPECT_EQ(quarantines_.count(""), 0);
+  EXPECT_EQ(read_lines(dir_.file("cordoned")).size(), 1u);
   EXPECT_EQ(quarantines_.count("host-1"), 0);
   EXPECT_EQ(quarantines_.count("host-2"), 0);
   EXPECT_EQ(quarantines_.count("host-3"), 1);
