@@ -30,6 +30,7 @@
 #include "net/http.h"
 #include "policy/policy.h"
 #include "posture/posture.h"
+#include "posture/sovereignty.h"
 #include "store/store.h"
 #include "tpm2/credential.h"
 #include "tpm2/ekcert.h"
@@ -411,6 +412,7 @@ class VerifierImpl final : public Verifier {
     while (!token_.empty() && (token_.back() == '\n' || token_.back() == '\r')) token_.pop_back();
     IRONROOT_RETURN_IF_ERROR(init_principals(d));
     IRONROOT_RETURN_IF_ERROR(init_audit_log(d));
+    IRONROOT_RETURN_IF_ERROR(init_sovereignty());
     IRONROOT_RETURN_IF_ERROR(init_findings(d));
     IRONROOT_RETURN_IF_ERROR(init_results(d));
     if (auto doc = store_->reference(kPolicyName); doc && *doc) {
@@ -570,6 +572,23 @@ class VerifierImpl final : public Verifier {
       return "";
     }
     return *jwt;
+  }
+
+  Status init_sovereignty() {
+    if (opts_.sovereignty_policy.empty()) return {};
+    std::string text = posture::default_policy_text();
+    if (opts_.sovereignty_policy != "default") {
+      IRONROOT_ASSIGN_OR_RETURN(text, read_text_file(opts_.sovereignty_policy));
+    }
+    auto policy = posture::parse_policy(text);
+    if (!policy)
+      return std::move(policy).error().with_context("sovereignty policy " +
+                                                    opts_.sovereignty_policy);
+    sovereignty_ = std::move(*policy);
+    log::info("sovereignty policy in force",
+              {{"policy", opts_.sovereignty_policy},
+               {"rules", std::to_string(sovereignty_->rules.size())}});
+    return {};
   }
 
   // Findings leave through the dispatcher (sinks, remediation); every delivery and remediation
@@ -1324,6 +1343,7 @@ class VerifierImpl final : public Verifier {
     if (!stored.is_object()) stored = json::object();
     json now_json = posture::to_json(now);
     if (!stored.contains("baseline")) {
+      if (sovereignty_) judge_sovereignty(host, now, {}, v, new_changes);
       stored["baseline"] = now_json;
       stored["latest"] = now_json;
       host.posture_json = stored.dump();
@@ -1344,8 +1364,40 @@ class VerifierImpl final : public Verifier {
       }
       v.trusted = v.evidence_valid && v.reasons.empty();
     }
+    if (sovereignty_) judge_sovereignty(host, now, latest_denials(stored), v, new_changes);
     stored["latest"] = now_json;
     host.posture_json = stored.dump();
+  }
+
+  // The deny rules the host's previous report broke: a finding is raised when a rule starts
+  // to deny, not at every attestation while it does.
+  std::set<std::string> latest_denials(const json& stored) const {
+    std::set<std::string> out;
+    if (!stored.contains("latest")) return out;
+    auto latest = posture::from_json(stored["latest"]);
+    if (!latest) return out;
+    for (const auto& h : posture::evaluate_policy(*sovereignty_, *latest).hits)
+      if (h.effect == "deny") out.insert(h.name);
+    return out;
+  }
+
+  // The sovereignty policy: a deny keeps the host untrusted, naming the rule; warnings are
+  // logged. A rule that starts to deny is a posture finding.
+  void judge_sovereignty(const HostRecord& host, const posture::Posture& now,
+                         const std::set<std::string>& denied_before, Verdict& v,
+                         std::vector<posture::PostureChange>* new_changes) {
+    for (const auto& h : posture::evaluate_policy(*sovereignty_, now).hits) {
+      std::string what = "sovereignty policy: " + h.effect + " \"" + h.name + "\" (line " +
+                         std::to_string(h.line) + ")" + (h.detail.empty() ? "" : ": " + h.detail);
+      if (h.effect != "deny") {
+        log::warn("sovereignty warning", {{"host", host.id}, {"rule", h.name}});
+        continue;
+      }
+      v.reasons.push_back(what);
+      if (!denied_before.count(h.name))
+        new_changes->push_back({"sovereignty_denied", posture::Severity::kHigh, what});
+    }
+    v.trusted = v.evidence_valid && v.reasons.empty();
   }
 
   static findings::Finding posture_finding(const HostRecord& h, const posture::PostureChange& c) {
@@ -1824,6 +1876,7 @@ class VerifierImpl final : public Verifier {
   std::unique_ptr<audit::Journal> journal_;
   std::unique_ptr<findings::Dispatcher> dispatcher_;
   std::unique_ptr<ear::SigningKey> ear_key_;
+  std::optional<posture::Policy> sovereignty_;  // set at start, read-only after
   std::mutex policy_ptr_mu_;
   policy::PolicyPtr policy_;         // the approved policy document (policy_ptr_mu_), or null
   std::set<std::string> signed_in_;  // principals seen this run (mu_)

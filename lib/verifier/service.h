@@ -34,6 +34,10 @@ struct VerifierOptions {
   // Findings sinks and remediation (lib/findings/config.h). Empty: findings go to
   // <data_dir>/findings.jsonl, and nothing is remediated beyond denying admission.
   std::string findings_config;
+  // The posture policy (docs/posture.md: deny|warn "name" when EXPR) every posture report is
+  // judged by; a deny keeps the host untrusted. "default": ironroot's own
+  // (data/posture/sovereignty.policy). Empty: not applied.
+  std::string sovereignty_policy;
 };
 
 class Verifier {

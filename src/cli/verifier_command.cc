@@ -103,6 +103,9 @@ void add_verifier_commands(CLI::App& app, int* exit_code) {
                 "Findings sinks and remediation (JSON, docs/findings.md); default: "
                 "<data-dir>/findings.jsonl, no remediation")
       ->check(CLI::ExistingFile);
+  v->add_option("--sovereignty-policy", vo.sovereignty_policy,
+                "Judge every posture report by this policy (docs/posture.md); a deny keeps the "
+                "host untrusted. \"default\": ironroot's own. Default: not applied");
   v->add_option("--log-format", log_format,
                 "text or json (default: json unless stderr is a terminal)");
   v->callback([exit_code] {

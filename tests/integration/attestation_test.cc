@@ -81,6 +81,7 @@ class Fleet : public ::testing::Test {
     vo.interval_ms = interval_ms;
     vo.ek_ca_paths = ek_cas.empty() ? ca_->ca_files() : ek_cas;
     vo.findings_config = findings_config_;
+    vo.sovereignty_policy = sovereignty_policy_;
     auto v = verifier::Verifier::start(vo);
     ASSERT_TRUE(v) << v.error().message();
     verifier_ = std::move(*v);
@@ -184,8 +185,9 @@ class Fleet : public ::testing::Test {
   std::unique_ptr<net::HttpsClient> operator_;
   std::deque<TestHost> hosts_;
   std::string posture_root_ = "/";
-  bool host_flows_ = false;      // agents record and send host flows
-  std::string findings_config_;  // the verifier's findings config (empty: the default sink)
+  bool host_flows_ = false;         // agents record and send host flows
+  std::string findings_config_;     // the verifier's findings config (empty: the default sink)
+  std::string sovereignty_policy_;  // the verifier's sovereignty policy (empty: none)
 };
 
 TEST_F(Fleet, EnrolAttestCaptureTrusted) {
@@ -755,6 +757,50 @@ TEST_F(Fleet, PostureRollbackIsAFindingAndUntrustsUntilAccepted) {
   // An operator accepts the new posture (logged); the host is trusted again.
   op("POST", "/v1/hosts/host-1/posture/accept", json::object());
   EXPECT_EQ(attest(h).state, "trusted");
+}
+
+// The sovereignty policy judges each posture report: a deny keeps the host untrusted, naming
+// the rule, and is one finding when it starts (not one per attestation).
+TEST_F(Fleet, SovereigntyPolicyDenyKeepsTheHostUntrusted) {
+  posture_root_ = dir_.path + "/posture-root";
+  fs::create_directories(posture_root_ + "/proc");
+  std::ofstream(posture_root_ + "/proc/cpuinfo")
+      << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+         "model name\t: Intel(R) Xeon(R) Gold 6230\nstepping\t: 7\nmicrocode\t: 0x5003604\n";
+  const std::string policy = dir_.path + "/sovereignty.policy";
+  std::ofstream(policy) << "# test\nwarn \"watch Intel\" when cpu.vendor == \"Intel\"\n"
+                           "deny \"no Xeon Gold\" when cpu.model_name == "
+                           "\"Intel(R) Xeon(R) Gold 6230\"\n";
+  sovereignty_policy_ = policy;
+  verifier_->stop();
+  verifier_.reset();
+  start_verifier(0);
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);
+  capture("host-1");
+  auto r = attest(h);
+  EXPECT_EQ(r.state, "untrusted");
+  std::string why = joined(json(r.reasons));
+  EXPECT_NE(why.find("no Xeon Gold"), std::string::npos) << why;
+  EXPECT_EQ(why.find("watch Intel"), std::string::npos) << "a warning is not a reason: " << why;
+  attest(h);
+  findings_with("sovereignty_denied");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let any repeat arrive too
+  std::istringstream lines(read_file(dir_.path + "/verifier/findings.jsonl"));
+  size_t n = 0;
+  for (std::string line; std::getline(lines, line);)
+    n += line.find("sovereignty_denied") != std::string::npos;
+  EXPECT_EQ(n, 1u) << "one finding when the rule starts to deny, after three attestations";
+  // Another CPU: the rule no longer denies, and the host is trusted once the posture change
+  // (a different CPU model) is accepted as its new baseline.
+  std::ofstream(posture_root_ + "/proc/cpuinfo")
+      << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+         "model name\t: Intel(R) Xeon(R) Silver 4210\nstepping\t: 7\nmicrocode\t: 0x5003604\n";
+  attest(h);
+  op("POST", "/v1/hosts/host-1/posture/accept", json::object());
+  r = attest(h);
+  EXPECT_EQ(r.state, "trusted") << joined(json(r.reasons));
 }
 
 TEST_F(Fleet, AgentSendsHostFlowsForTheSensor) {
