@@ -4,8 +4,8 @@
 //
 //   SensorFindingFields f{.kind = "unaccounted_traffic", .score = 95, .host = "h1", ...};
 //   dispatcher->submit(from_sensor_finding(f));
-//   // or, from the JSON object sensor::Finding::json() renders:
-//   IRONROOT_ASSIGN_OR_RETURN(Finding x, sensor_finding_from_json(object));
+//   // or, from the JSON object sensor::Finding::json() renders (checked field by field):
+//   IRONROOT_ASSIGN_OR_RETURN(SensorFindingFields g, read_sensor_finding(object));
 #pragma once
 
 #include <cstdint>
@@ -38,7 +38,11 @@ Severity sensor_severity(int score);
 // start (ns), so remediation acts once per flow.
 Finding from_sensor_finding(const SensorFindingFields& fields);
 
-// The same from one object as sensor::Finding::json() renders it. Errors name the field.
-Result<Finding> sensor_finding_from_json(const nlohmann::json& object);
+// Reads one object as sensor::Finding::json() renders it, strictly: it comes from the network
+// (POST /v1/sensor/findings). Types, ranges and sizes are checked, text may hold no control
+// characters (findings end up in syslog lines and tickets), the flow keeps only its known
+// fields; `raw` is the object. Errors name the field after `where`: "findings[3].flow.sport: ...".
+Result<SensorFindingFields> read_sensor_finding(const nlohmann::json& object,
+                                                const std::string& where = "finding");
 
 }  // namespace ironroot::findings

@@ -1,6 +1,5 @@
 #include "verifier/service.h"
 
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -141,24 +140,6 @@ Result<std::vector<uint8_t>> b64_field(const json& j, const char* name, size_t m
 constexpr size_t kMaxSensorBody = 1 << 20;
 constexpr size_t kMaxSensorFindings = 500;
 
-// One finding as received, every field checked; `flow` keeps only the known flow fields.
-struct SensorItem {
-  std::string kind;
-  int score = 0;
-  std::string host;  // as the sensor named it; may be empty
-  uint64_t ts_ns = 0;
-  std::string message;
-  std::vector<std::string> reasons;
-  json flow;  // null when the finding has no flow
-};
-
-bool is_text(const std::string& s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
 bool is_token(const std::string& s, size_t max, const char* extra) {
   if (s.empty() || s.size() > max) return false;
   for (char c : s) {
@@ -167,171 +148,6 @@ bool is_token(const std::string& s, size_t max, const char* extra) {
   }
   return true;
 }
-
-bool is_ip(const std::string& s) {
-  unsigned char buf[16];
-  return s.size() < 64 &&
-         (::inet_pton(AF_INET, s.c_str(), buf) == 1 || ::inet_pton(AF_INET6, s.c_str(), buf) == 1);
-}
-
-bool is_mac(const std::string& s) {
-  if (s.size() != 17) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (i % 3 == 2 ? s[i] != ':' : !std::isxdigit(static_cast<unsigned char>(s[i]))) return false;
-  }
-  return true;
-}
-
-// Reads sensor findings; errors name the field as "findings[3].flow.sport: ...".
-class SensorReader {
- public:
-  Result<std::vector<SensorItem>> read(const json& items) {
-    if (!items.is_array()) return invalid_argument("\"findings\": must be a list");
-    if (items.size() > kMaxSensorFindings)
-      return invalid_argument("\"findings\": at most " + std::to_string(kMaxSensorFindings) +
-                              " per request (got " + std::to_string(items.size()) + ")");
-    std::vector<SensorItem> out;
-    for (size_t i = 0; i < items.size(); ++i) {
-      where_ = "findings[" + std::to_string(i) + "]";
-      IRONROOT_ASSIGN_OR_RETURN(SensorItem item, one(items[i]));
-      out.push_back(std::move(item));
-    }
-    return out;
-  }
-
- private:
-  Error bad(const std::string& field, const std::string& what) const {
-    return invalid_argument(where_ + (field.empty() ? "" : "." + field) + ": " + what);
-  }
-
-  Result<std::string> text(const json& o, const std::string& field, size_t max, bool required) {
-    auto it = o.find(field);
-    if (it == o.end()) {
-      if (required) return bad(prefix_ + field, "missing (a string)");
-      return std::string();
-    }
-    if (!it->is_string()) return bad(prefix_ + field, "must be a string");
-    const auto& v = it->get_ref<const std::string&>();
-    if (v.size() > max)
-      return bad(prefix_ + field, "longer than " + std::to_string(max) + " bytes");
-    return v;
-  }
-
-  Result<std::optional<uint64_t>> number(const json& o, const std::string& field, uint64_t max,
-                                         bool required) {
-    auto it = o.find(field);
-    if (it == o.end()) {
-      if (required) return bad(prefix_ + field, "missing (an integer)");
-      return std::optional<uint64_t>();
-    }
-    if (!it->is_number_integer()) return bad(prefix_ + field, "must be an integer");
-    if (!it->is_number_unsigned() || it->get<uint64_t>() > max)
-      return bad(prefix_ + field, "must be between 0 and " + std::to_string(max));
-    return std::optional<uint64_t>(it->get<uint64_t>());
-  }
-
-  Result<SensorItem> one(const json& e) {
-    if (!e.is_object()) return bad("", "must be an object");
-    prefix_.clear();
-    SensorItem item;
-    IRONROOT_ASSIGN_OR_RETURN(std::string type, text(e, "type", 16, true));
-    if (type != "finding") return bad("type", "must be \"finding\"");
-    IRONROOT_ASSIGN_OR_RETURN(item.kind, text(e, "kind", 64, true));
-    if (!is_token(item.kind, 64, "_.-")) return bad("kind", "1-64 of [A-Za-z0-9_.-]");
-    IRONROOT_ASSIGN_OR_RETURN(auto score, number(e, "score", 100, true));
-    item.score = static_cast<int>(*score);
-    IRONROOT_ASSIGN_OR_RETURN(item.host, text(e, "host", 255, false));
-    if (!is_text(item.host)) return bad("host", "control characters are not allowed");
-    IRONROOT_ASSIGN_OR_RETURN(auto ts, number(e, "ts_ns", UINT64_MAX, true));
-    item.ts_ns = *ts;
-    IRONROOT_ASSIGN_OR_RETURN(item.message, text(e, "message", 4096, true));
-    // Findings end up in syslog lines and tickets: no line breaks or escapes smuggled in.
-    if (!is_text(item.message)) return bad("message", "control characters are not allowed");
-    if (auto it = e.find("reasons"); it != e.end()) {
-      if (!it->is_array() || it->size() > 32) return bad("reasons", "a list of at most 32 strings");
-      for (size_t k = 0; k < it->size(); ++k) {
-        const json& r = (*it)[k];
-        if (!r.is_string() || r.get_ref<const std::string&>().size() > 1024 ||
-            !is_text(r.get_ref<const std::string&>()))
-          return bad("reasons[" + std::to_string(k) + "]",
-                     "a string of at most 1024 bytes without control characters");
-        item.reasons.push_back(r.get<std::string>());
-      }
-    }
-    if (auto it = e.find("flow"); it != e.end() && !it->is_null()) {
-      IRONROOT_ASSIGN_OR_RETURN(item.flow, flow(*it));
-    }
-    return item;
-  }
-
-  Result<json> flow(const json& f) {
-    if (!f.is_object()) return bad("flow", "must be an object");
-    prefix_ = "flow.";
-    json out = json::object();
-    IRONROOT_ASSIGN_OR_RETURN(std::string id, text(f, "community_id", 64, true));
-    if (!is_token(id, 64, ":+/=")) return bad("flow.community_id", "not a Community ID");
-    out["community_id"] = id;
-    IRONROOT_ASSIGN_OR_RETURN(auto proto, number(f, "proto", 255, true));
-    out["proto"] = *proto;
-    for (const char* end : {"src", "dst"}) {
-      IRONROOT_ASSIGN_OR_RETURN(std::string ip, text(f, end, 64, true));
-      if (!is_ip(ip)) return bad(std::string("flow.") + end, "not an IP address");
-      out[end] = ip;
-    }
-    for (const char* port : {"sport", "dport"}) {
-      IRONROOT_ASSIGN_OR_RETURN(auto v, number(f, port, 65535, false));
-      if (v) out[port] = *v;
-    }
-    if (out.contains("sport") != out.contains("dport"))
-      return bad("flow.sport", "sport and dport come together");
-    IRONROOT_ASSIGN_OR_RETURN(auto vlan, number(f, "vlan", 4095, false));
-    if (vlan) out["vlan"] = *vlan;
-    for (const char* mac : {"src_mac", "dst_mac"}) {
-      IRONROOT_ASSIGN_OR_RETURN(std::string m, text(f, mac, 17, false));
-      if (m.empty()) continue;
-      if (!is_mac(m))
-        return bad(std::string("flow.") + mac, "not a MAC address (aa:bb:cc:dd:ee:ff)");
-      out[mac] = m;
-    }
-    IRONROOT_ASSIGN_OR_RETURN(std::string initiator, text(f, "initiator", 8, false));
-    if (!initiator.empty()) {
-      if (initiator != "src" && initiator != "dst") return bad("flow.initiator", "src or dst");
-      out["initiator"] = initiator;
-    }
-    for (const char* t : {"first_ns", "last_ns"}) {
-      IRONROOT_ASSIGN_OR_RETURN(auto v, number(f, t, UINT64_MAX, false));
-      if (v) out[t] = *v;
-    }
-    for (const char* dir : {"orig", "resp"}) {
-      auto it = f.find(dir);
-      if (it == f.end()) continue;
-      if (!it->is_object()) return bad(std::string("flow.") + dir, "must be an object");
-      json c = json::object();
-      prefix_ = std::string("flow.") + dir + ".";
-      for (const char* n : {"packets", "bytes", "tcp_flags"}) {
-        IRONROOT_ASSIGN_OR_RETURN(auto v, number(*it, n, UINT64_MAX, false));
-        if (v) c[n] = *v;
-      }
-      prefix_ = "flow.";
-      out[dir] = c;
-    }
-    if (auto it = f.find("signatures"); it != f.end()) {
-      if (!it->is_array() || it->size() > 32)
-        return bad("flow.signatures", "a list of at most 32 names");
-      json names = json::array();
-      for (const auto& n : *it) {
-        if (!n.is_string() || !is_token(n.get<std::string>(), 64, "_.-"))
-          return bad("flow.signatures", "names are 1-64 of [A-Za-z0-9_.-]");
-        names.push_back(n);
-      }
-      out["signatures"] = names;
-    }
-    return out;
-  }
-
-  std::string where_;   // "findings[3]"
-  std::string prefix_;  // "flow." while reading the flow: names in errors are full paths
-};
 
 json host_json(const HostRecord& h, int64_t now) {
   json pcrs = json::parse(h.pcrs_json, nullptr, false);
@@ -658,12 +474,20 @@ class VerifierImpl final : public Verifier {
     if (!sensor || !is_token(*sensor, 64, "._@-"))
       return fail(400, "\"sensor\": the sensor's name, 1-64 of [A-Za-z0-9._@-]");
     if (!b.contains("findings")) return fail(400, "\"findings\": missing (a list)");
-    SensorReader reader;
-    auto items = reader.read(b["findings"]);
-    if (!items) return fail(400, items.error().message());
+    const json& list = b["findings"];
+    if (!list.is_array()) return fail(400, "\"findings\": must be a list");
+    if (list.size() > kMaxSensorFindings)
+      return fail(400, "\"findings\": at most " + std::to_string(kMaxSensorFindings) +
+                           " per request (got " + std::to_string(list.size()) + ")");
+    std::vector<findings::SensorFindingFields> items;
+    for (size_t i = 0; i < list.size(); ++i) {
+      auto item = findings::read_sensor_finding(list[i], "findings[" + std::to_string(i) + "]");
+      if (!item) return fail(400, item.error().message());
+      items.push_back(std::move(*item));
+    }
     std::vector<findings::Finding> out;
     std::vector<uint64_t> indexes;
-    for (const SensorItem& item : *items) {
+    for (const auto& item : items) {
       std::optional<HostRecord> host;
       if (valid_host_id(item.host)) {
         auto h = store_->host(item.host);
@@ -706,15 +530,11 @@ class VerifierImpl final : public Verifier {
 
   // The same mapping as the sensor's own --findings-config (same evidence, same dedup key, one
   // remediation per flow); only an enrolled host is named by id, since remediation acts on it.
-  static findings::Finding sensor_finding(const SensorItem& item, const HostRecord* host,
-                                          const std::string& sensor, const Principal& who) {
-    findings::SensorFindingFields in;
-    in.kind = item.kind;
-    in.score = item.score;
+  static findings::Finding sensor_finding(const findings::SensorFindingFields& item,
+                                          const HostRecord* host, const std::string& sensor,
+                                          const Principal& who) {
+    findings::SensorFindingFields in = item;
     in.host = host ? host->id : "";
-    in.message = item.message;
-    in.reasons = item.reasons;
-    in.flow = item.flow;
     in.ts_ns = std::min<uint64_t>(item.ts_ns, uint64_t{INT64_MAX});
     findings::Finding f = findings::from_sensor_finding(in);
     const std::string about = host ? host->id : item.host.empty() ? "unknown host" : item.host;

@@ -17,13 +17,19 @@ json sample(uint64_t ts_ns = 1'764'000'000'500'000'000ULL) {
       R"({"type":"finding","kind":"unaccounted_traffic","score":95,"host":"h1",
     "ts_ns":)" +
       std::to_string(ts_ns) +
-      R"(,"message":"h1 sent TCP 10.0.0.12:16992 -> 10.0.0.99:51234 that its OS never recorded\nsecond line",
+      R"(,"message":"h1 sent TCP 10.0.0.12:16992 -> 10.0.0.99:51234 that its OS never recorded",
     "reasons":["AMT port 16992","no conntrack record within 1500 ms"],
     "flow":{"community_id":"1:LQU9qZlK+B5F3KDmev6m5PMibrg=","proto":6,"src":"10.0.0.99",
       "dst":"10.0.0.12","sport":51234,"dport":16992,"vlan":12,"src_mac":"aa:bb:cc:dd:ee:01",
       "dst_mac":"aa:bb:cc:dd:ee:ff","initiator":"src","first_ns":1764000000000000000,
       "last_ns":1764000000400000000,"orig":{"packets":3,"bytes":222,"tcp_flags":2},
       "resp":{"packets":2,"bytes":140,"tcp_flags":18}}})");
+}
+
+// The finding the verifier makes of one posted object.
+Result<Finding> from_json(const json& j) {
+  IRONROOT_ASSIGN_OR_RETURN(SensorFindingFields in, read_sensor_finding(j));
+  return from_sensor_finding(in);
 }
 
 std::string item(const json& ocsf, const std::string& name) {
@@ -34,7 +40,7 @@ std::string item(const json& ocsf, const std::string& name) {
 }
 
 TEST(SensorFinding, RendersAsOcsfDetectionFinding) {
-  auto f = sensor_finding_from_json(sample());
+  auto f = from_json(sample());
   ASSERT_TRUE(f.ok()) << f.error().message();
   EXPECT_EQ(f->kind, Kind::kSensorFinding);
   const json o = to_ocsf(*f);
@@ -76,9 +82,9 @@ TEST(SensorFinding, SeverityBands) {
   EXPECT_EQ(sensor_severity(0), Severity::kLow);
   json j = sample();
   j["score"] = 60;
-  EXPECT_EQ(to_ocsf(*sensor_finding_from_json(j))["severity_id"], 3);
+  EXPECT_EQ(to_ocsf(*from_json(j))["severity_id"], 3);
   j["score"] = 45;
-  EXPECT_EQ(to_ocsf(*sensor_finding_from_json(j))["severity_id"], 2);
+  EXPECT_EQ(to_ocsf(*from_json(j))["severity_id"], 2);
 }
 
 TEST(SensorFinding, DedupKeyIsStableForTheSameFlowOnly) {
@@ -86,18 +92,18 @@ TEST(SensorFinding, DedupKeyIsStableForTheSameFlowOnly) {
   json later = sample(1'764'000'009'000'000'000ULL);
   later["flow"]["orig"]["packets"] = 30;
   later["flow"]["last_ns"] = 1'764'000'008'000'000'000ULL;
-  auto a = *sensor_finding_from_json(sample());
-  auto b = *sensor_finding_from_json(later);
+  auto a = *from_json(sample());
+  auto b = *from_json(later);
   EXPECT_EQ(a.dedup_key(), b.dedup_key());
   EXPECT_EQ(a.uid(), b.uid());
   // Another flow (another source port): another key.
   json other = sample();
   other["flow"]["sport"] = 51235;
-  EXPECT_NE(a.dedup_key(), sensor_finding_from_json(other)->dedup_key());
+  EXPECT_NE(a.dedup_key(), from_json(other)->dedup_key());
   // Another host: another key.
   json host2 = sample();
   host2["host"] = "h2";
-  EXPECT_NE(a.dedup_key(), sensor_finding_from_json(host2)->dedup_key());
+  EXPECT_NE(a.dedup_key(), from_json(host2)->dedup_key());
 }
 
 TEST(SensorFinding, PlainFieldsWithoutAFlow) {
@@ -122,24 +128,35 @@ TEST(SensorFinding, BadJsonIsRefusedNamingTheField) {
     std::function<void(json&)> edit;
     const char* says;
   } cases[] = {
-      {[](json& j) { j.erase("kind"); }, "'kind'"},
-      {[](json& j) { j["score"] = "high"; }, "'score'"},
-      {[](json& j) { j["score"] = 101; }, "'score'"},
-      {[](json& j) { j["host"] = 3; }, "'host'"},
-      {[](json& j) { j.erase("message"); }, "'message'"},
-      {[](json& j) { j["reasons"] = "x"; }, "'reasons'"},
-      {[](json& j) { j["reasons"][1] = 5; }, "reasons[1]"},
-      {[](json& j) { j["flow"] = json::array(); }, "'flow'"},
-      {[](json& j) { j["ts_ns"] = -1; }, "'ts_ns'"},
+      {[](json& j) { j.erase("kind"); }, "finding.kind: missing"},
+      {[](json& j) { j["kind"] = "a b"; }, "finding.kind"},
+      {[](json& j) { j["score"] = "high"; }, "finding.score: must be an integer"},
+      {[](json& j) { j["score"] = 101; }, "finding.score: must be between 0 and 100"},
+      {[](json& j) { j["score"] = -5; }, "finding.score: must be between 0 and 100"},
+      {[](json& j) { j["host"] = 3; }, "finding.host: must be a string"},
+      {[](json& j) { j["host"] = "h1\nfake log line"; }, "finding.host: control characters"},
+      {[](json& j) { j.erase("message"); }, "finding.message: missing"},
+      {[](json& j) { j["reasons"] = "x"; }, "finding.reasons"},
+      {[](json& j) { j["reasons"][1] = 5; }, "finding.reasons[1]"},
+      {[](json& j) { j["flow"] = json::array(); }, "finding.flow: must be an object"},
+      {[](json& j) { j["flow"]["src"] = "10.0.0.999"; }, "finding.flow.src: not an IP address"},
+      {[](json& j) { j["flow"]["sport"] = 70000; }, "finding.flow.sport"},
+      {[](json& j) { j["flow"]["src_mac"] = "aa:bb"; }, "finding.flow.src_mac"},
+      {[](json& j) { j["flow"]["orig"]["packets"] = -3; }, "finding.flow.orig.packets"},
+      {[](json& j) { j["ts_ns"] = -1; }, "finding.ts_ns"},
   };
   for (const auto& c : cases) {
     json j = sample();
     c.edit(j);
-    auto f = sensor_finding_from_json(j);
+    auto f = from_json(j);
     ASSERT_FALSE(f.ok()) << c.says;
     EXPECT_NE(f.error().message().find(c.says), std::string::npos) << f.error().message();
   }
-  EXPECT_FALSE(sensor_finding_from_json(json::array()).ok());
+  EXPECT_FALSE(from_json(json::array()).ok());
+  // Where the object sits in a request is part of every message.
+  auto r = read_sensor_finding(json{{"type", "finding"}}, "findings[7]");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message().rfind("findings[7].kind", 0), 0u) << r.error().message();
 }
 
 }  // namespace
