@@ -152,6 +152,22 @@ class Fleet : public ::testing::Test {
 
   json host(const std::string& id) { return op("GET", "/v1/hosts/" + id); }
 
+  // A new verifier on the same data directory, with the fixture's options as they are now.
+  void restart_verifier() {
+    verifier_->stop();
+    verifier_.reset();
+    start_verifier(0);
+  }
+
+  // The agents read the platform below posture_root_: this sets the CPU they report.
+  void write_cpuinfo(const std::string& model_name, const std::string& microcode) {
+    posture_root_ = dir_.path + "/posture-root";
+    fs::create_directories(posture_root_ + "/proc");
+    std::ofstream(posture_root_ + "/proc/cpuinfo")
+        << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+        << "model name\t: " << model_name << "\nstepping\t: 7\nmicrocode\t: " << microcode << "\n";
+  }
+
   // The findings file once it mentions `what` (sinks deliver asynchronously), or as it is.
   std::string findings_with(const std::string& what) {
     std::string text;
@@ -558,9 +574,7 @@ TEST_F(Fleet, EveryDecisionIsInTheSignedAuditLog) {
   op("GET", "/v1/log/inclusion?index=x&size=1", nullptr, 400);
   op("GET", "/v1/log/inclusion?index=0&size=999999", nullptr, 400);
   // It survives a restart, and the verifier refuses to start on a log edited behind its back.
-  verifier_->stop();
-  verifier_.reset();
-  start_verifier(0);
+  restart_verifier();
   json key_after = op("GET", "/v1/log/key");
   EXPECT_GT(key_after["size"].get<uint64_t>(), cp->size);
   EXPECT_EQ(key_after["verifier_key"], vkey);
@@ -727,13 +741,8 @@ TEST_F(Fleet, RuntimePolicyNamesTheFileAndResultsAreSignedEars) {
 
 TEST_F(Fleet, PostureRollbackIsAFindingAndUntrustsUntilAccepted) {
   // A captured root the test can change: the agent reads /proc/cpuinfo below it.
-  posture_root_ = dir_.path + "/posture-root";
-  fs::create_directories(posture_root_ + "/proc");
   auto cpuinfo = [&](const char* microcode) {
-    std::ofstream(posture_root_ + "/proc/cpuinfo")
-        << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
-           "model name\t: Intel(R) Xeon(R) Gold 6230\nstepping\t: 7\nmicrocode\t: "
-        << microcode << "\n";
+    write_cpuinfo("Intel(R) Xeon(R) Gold 6230", microcode);
   };
   cpuinfo("0x5003604");
   auto& h = add_host("host-1");
@@ -762,19 +771,13 @@ TEST_F(Fleet, PostureRollbackIsAFindingAndUntrustsUntilAccepted) {
 // The sovereignty policy judges each posture report: a deny keeps the host untrusted, naming
 // the rule, and is one finding when it starts (not one per attestation).
 TEST_F(Fleet, SovereigntyPolicyDenyKeepsTheHostUntrusted) {
-  posture_root_ = dir_.path + "/posture-root";
-  fs::create_directories(posture_root_ + "/proc");
-  std::ofstream(posture_root_ + "/proc/cpuinfo")
-      << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
-         "model name\t: Intel(R) Xeon(R) Gold 6230\nstepping\t: 7\nmicrocode\t: 0x5003604\n";
+  write_cpuinfo("Intel(R) Xeon(R) Gold 6230", "0x5003604");
   const std::string policy = dir_.path + "/sovereignty.policy";
   std::ofstream(policy) << "# test\nwarn \"watch Intel\" when cpu.vendor == \"Intel\"\n"
                            "deny \"no Xeon Gold\" when cpu.model_name == "
                            "\"Intel(R) Xeon(R) Gold 6230\"\n";
   sovereignty_policy_ = policy;
-  verifier_->stop();
-  verifier_.reset();
-  start_verifier(0);
+  restart_verifier();
   auto& h = add_host("host-1");
   enroll(h);
   attest(h);
@@ -794,9 +797,7 @@ TEST_F(Fleet, SovereigntyPolicyDenyKeepsTheHostUntrusted) {
   EXPECT_EQ(n, 1u) << "one finding when the rule starts to deny, after three attestations";
   // Another CPU: the rule no longer denies, and the host is trusted once the posture change
   // (a different CPU model) is accepted as its new baseline.
-  std::ofstream(posture_root_ + "/proc/cpuinfo")
-      << "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
-         "model name\t: Intel(R) Xeon(R) Silver 4210\nstepping\t: 7\nmicrocode\t: 0x5003604\n";
+  write_cpuinfo("Intel(R) Xeon(R) Silver 4210", "0x5003604");
   attest(h);
   op("POST", "/v1/hosts/host-1/posture/accept", json::object());
   r = attest(h);
@@ -879,9 +880,7 @@ TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
          {{{"kinds", {"sensor_finding"}},
            {"min_severity", "high"},
            {"actions", {"quarantine"}}}}}}}};
-  verifier_->stop();
-  verifier_.reset();
-  start_verifier(0);
+  restart_verifier();
   auto& h = add_host("host-1");
   enroll(h);
   attest(h);

@@ -6,16 +6,20 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -603,17 +607,24 @@ TEST(HostFlowLog, BadLinesAreErrorsNamingTheField) {
 
 // ---- host side, on this machine's real sockets ----
 
-TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
+// A TCP listener on 127.0.0.1 and a free port, for the host-side accounting to find.
+void listen_on_loopback(int* fd, uint16_t* port) {
+  *fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(*fd, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
+  ASSERT_EQ(::bind(*fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  ASSERT_EQ(::listen(*fd, 1), 0);
   socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  uint16_t port = ntohs(a.sin_port);
+  ::getsockname(*fd, reinterpret_cast<sockaddr*>(&a), &len);
+  *port = ntohs(a.sin_port);
+}
+
+TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
+  int fd = -1;
+  uint16_t port = 0;
+  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(&fd, &port));
   auto snap = HostFlowRecorder::sock_diag_snapshot(realtime_ns());
   ::close(fd);
   ASSERT_TRUE(snap.ok()) << snap.error().message();
@@ -624,19 +635,7 @@ TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
   EXPECT_TRUE(found) << "port " << port;
 }
 
-}  // namespace
-}  // namespace ironroot::sensor
-
 // ---- host side without conntrack: sock_diag goes on, and the outage is reported as a gap ----
-
-#include <linux/capability.h>
-#include <sys/syscall.h>
-
-#include <mutex>
-#include <thread>
-
-namespace ironroot::sensor {
-namespace {
 
 // Clears CAP_NET_ADMIN from this thread's effective set (capabilities are per thread), as an
 // agent runs without it: the kernel then refuses conntrack's netlink event groups.
@@ -649,16 +648,9 @@ bool drop_net_admin_in_this_thread() {
 }
 
 TEST(HostFlows, WithoutConntrackTheOutageIsAGapAndFindingsThenScoreLower) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-  ASSERT_EQ(::listen(fd, 1), 0);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  const uint16_t port = ntohs(a.sin_port);
+  int fd = -1;
+  uint16_t port = 0;
+  ASSERT_NO_FATAL_FAILURE(listen_on_loopback(&fd, &port));
 
   HostFlowLog context;
   context.host = "h1";
