@@ -10,7 +10,8 @@
 //
 //   FlowTable table({.idle_timeout_ns = 30'000'000'000});
 //   Flow* f = table.add(packet, ts_ns);         // nullptr only when the table is full
-//   table.expire(now_ns, [](const Flow& f) { export_flow(f); });
+//   table.expire(now_ns, [](const Flow& f) { export_flow(f); });   // exact, scans every slot
+//   table.sweep(now_ns, [](const Flow& f) { export_flow(f); });    // paced, for frequent calls
 #pragma once
 
 #include <array>
@@ -78,7 +79,13 @@ class FlowTable {
   Flow* add(const Packet& p, const Lookup& l, uint64_t ts_ns);
 
   // Ends flows idle since before now - idle_timeout and hands each to `sink`, then forgets it.
+  // Flows past the active timeout are handed over too, and their counters restart.
   void expire(uint64_t now_ns, const std::function<void(const Flow&)>& sink);
+  // The same, paced for a caller that ticks often: each call visits only the share of the slots
+  // that the time since the last call earns, so the whole table is covered once per quarter of
+  // the shorter timeout. A flow therefore ends at most that late, and a busy table is not walked
+  // end to end several times a second (on a 10M-packet trace that walk was a fifth of the time).
+  void sweep(uint64_t now_ns, const std::function<void(const Flow&)>& sink);
   // Hands every flow to `sink` and empties the table.
   void flush(const std::function<void(const Flow&)>& sink);
   // Visits every live flow (the sink may change `marks` and `signatures`).
@@ -95,27 +102,34 @@ class FlowTable {
     bool orig_is_first = false;  // the initiator is the key's first address
     Flow flow;
   };
-  // Slots live in anonymous memory advised as huge pages (not a std::vector: no allocator
-  // control over madvise), zeroed by the kernel.
-  struct SlotArray {
-    Slot* data = nullptr;
+  // Zeroed anonymous memory advised as huge pages (not a std::vector: no allocator control over
+  // madvise). T must be valid when all zero bytes.
+  template <typename T>
+  struct HugeArray {
+    T* data = nullptr;
     size_t size = 0;
-    explicit SlotArray(size_t n);
-    ~SlotArray();
-    SlotArray(const SlotArray&) = delete;
-    SlotArray& operator=(const SlotArray&) = delete;
-    Slot& operator[](size_t i) { return data[i]; }
-    const Slot& operator[](size_t i) const { return data[i]; }
+    explicit HugeArray(size_t n);
+    ~HugeArray();
+    HugeArray(const HugeArray&) = delete;
+    HugeArray& operator=(const HugeArray&) = delete;
+    T& operator[](size_t i) { return data[i]; }
+    const T& operator[](size_t i) const { return data[i]; }
   };
   void erase_at(size_t i);
+  // Visits `count` slots from `start` (wrapping), ending idle flows; returns where it stopped.
+  size_t expire_range(size_t start, size_t count, uint64_t now_ns,
+                      const std::function<void(const Flow&)>& sink);
 
   FlowTableOptions options_;
-  std::vector<uint64_t> hashes_;  // slot i's hash (0 = empty), for scans
-  SlotArray slots_;
+  HugeArray<uint64_t> hashes_;  // slot i's hash (0 = empty), for scans
+  HugeArray<Slot> slots_;
   size_t mask_ = 0;
   size_t size_ = 0;
   size_t max_load_ = 0;
   uint64_t dropped_ = 0;
+  size_t sweep_next_ = 0;       // the slot the next sweep() starts at
+  uint64_t sweep_last_ns_ = 0;  // when sweep() last ran (0: never)
+  double sweep_credit_ = 0;     // slots earned but not yet visited (fractions carry over)
 };
 
 }  // namespace ironroot::sensor

@@ -157,7 +157,7 @@ void Sensor::end_flow(const Flow& f, const std::vector<const HostFlowIndex*>& ho
 
 void Sensor::tick(uint64_t now_ns, const std::vector<const HostFlowIndex*>& host) {
   if (!host.empty()) table_.for_each([&](Flow& f) { judge_flow(f, host, false); });
-  table_.expire(now_ns, [&](const Flow& f) { end_flow(f, host); });
+  table_.sweep(now_ns, [&](const Flow& f) { end_flow(f, host); });
 }
 
 void Sensor::finish(const std::vector<const HostFlowIndex*>& host) {

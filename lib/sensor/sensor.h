@@ -59,8 +59,9 @@ class Sensor {
     LinkType link;
   };
   void on_frames(std::span<const FrameRef> frames);
-  // Ends idle flows (exporting them) and judges flows against `host` (one index per enrolled
-  // host, in the order of options.hosts; may be empty for signature-only operation).
+  // Ends idle flows (exporting them; paced by FlowTable::sweep, so at most a quarter of the
+  // timeout late) and judges flows against `host` (one index per enrolled host, in the order of
+  // options.hosts; may be empty for signature-only operation).
   void tick(uint64_t now_ns, const std::vector<const HostFlowIndex*>& host);
   // Judges every flow that can be judged, exports all, empties the table.
   void finish(const std::vector<const HostFlowIndex*>& host);

@@ -238,6 +238,56 @@ TEST(FlowTable, AgreesWithAMapUnderInsertAndExpire) {
   EXPECT_GT(exported, 100u);
 }
 
+// sweep() visits only the slots the elapsed time earns: flows end never early, at most a quarter
+// timeout (plus one call's spacing) late, and a single call right after the last does not walk
+// the whole table.
+TEST(FlowTable, SweepIsPacedAndEndsIdleFlowsAtMostAQuarterTimeoutLate) {
+  constexpr uint64_t kIdle = 4000;  // sweep period: 1000
+  FlowTable t({.capacity = 4096, .idle_timeout_ns = kIdle});
+  std::map<uint16_t, uint64_t> last;  // sport -> last seen
+  auto touch = [&](uint16_t sp, uint64_t now) {
+    auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), sp, 80, kTcpAck);
+    Packet p;
+    ASSERT_EQ(decode(f, LinkType::kEthernet, &p), DecodeStatus::kOk);
+    ASSERT_NE(t.add(p, now), nullptr);
+    last[sp] = now;
+  };
+  for (uint16_t sp = 1; sp <= 2000; ++sp) touch(sp, 1);
+  t.sweep(2, [](const Flow&) { ADD_FAILURE() << "nothing is idle yet"; });  // first: whole table
+
+  size_t ended = 0;
+  uint64_t worst_late = 0;
+  auto sweep = [&](uint64_t now) {
+    t.sweep(now, [&](const Flow& f) {
+      auto it = last.find(f.sport);
+      ASSERT_NE(it, last.end());
+      ASSERT_LE(it->second + kIdle, now) << "ended early";
+      worst_late = std::max(worst_late, now - (it->second + kIdle));
+      last.erase(it);
+      ++ended;
+    });
+  };
+  // Calls every 10 ns. Every flow is idle from 4001 on; the call at 4002 earns 1 % of the slots,
+  // so a paced sweep ends only some of them. From 4502 on, the odd flows still there are kept
+  // alive; the rest must all end within the period.
+  for (uint64_t now = 12; now <= 12002; now += 10) {
+    if (now > 4100 && now % 500 == 2) {
+      for (uint16_t sp = 1; sp <= 2000; sp += 2) {
+        if (last.contains(sp)) touch(sp, now);
+      }
+    }
+    sweep(now);
+    if (now == 4002) {
+      EXPECT_GT(ended, 0u);
+      EXPECT_LT(ended, 200u);
+    }
+  }
+  EXPECT_LE(worst_late, kIdle / 4 + 10);
+  for (const auto& [sp, seen] : last) EXPECT_GT(seen + kIdle, 12000u) << "sport " << sp;
+  EXPECT_EQ(t.size(), last.size());
+  EXPECT_GE(ended, 1000u);
+}
+
 TEST(FlowTable, FullTableDropsInsteadOfGrowing) {
   FlowTable t({.capacity = 16});
   size_t added = 0;
