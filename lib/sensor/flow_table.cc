@@ -6,6 +6,7 @@
 #include <bit>
 #include <cstring>
 #include <new>
+#include <random>
 #include <type_traits>
 
 #include "sensor/community_id.h"
@@ -38,7 +39,7 @@ size_t slot_count(size_t wanted) {
 }  // namespace
 
 template <typename T>
-FlowTable::HugeArray<T>::HugeArray(size_t n) : size(n) {
+FlowTable::HugeArray<T>::HugeArray(size_t n, bool prefault) : size(n) {
   static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>);
   size_t bytes = n * sizeof(T);
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -47,7 +48,11 @@ FlowTable::HugeArray<T>::HugeArray(size_t n) : size(n) {
   // spans ~50k 4 KiB pages, and a TLB miss on each random access would double its cost.
   ::madvise(p, bytes, MADV_HUGEPAGE);
   // The kernel's zero pages are empty slots (hash 0): nothing is touched, so a table sized for
-  // a million flows costs memory only as flows arrive.
+  // a million flows costs memory only as flows arrive, unless asked to fault it all in now.
+  if (prefault && ::madvise(p, bytes, MADV_POPULATE_WRITE) != 0) {
+    volatile char* bytes_p = static_cast<char*>(p);  // kernels before 5.14: touch each page
+    for (size_t off = 0; off < bytes; off += 4096) bytes_p[off] = 0;
+  }
   data = static_cast<T*>(p);
 }
 
@@ -61,14 +66,16 @@ template struct FlowTable::HugeArray<FlowTable::Slot>;
 
 FlowTable::FlowTable(FlowTableOptions options)
     : options_(options),
-      hashes_(slot_count(options.capacity)),
-      slots_(slot_count(options.capacity)) {
+      hashes_(slot_count(options.capacity), options.prefault),
+      slots_(slot_count(options.capacity), options.prefault) {
   size_t cap = slots_.size;
   mask_ = cap - 1;
   max_load_ = cap - cap / 8;  // keep probes short: at most 7/8 full
+  std::random_device random;  // getrandom(2)
+  seed_ = uint64_t{random()} << 32 | random();
 }
 
-FlowTable::Lookup FlowTable::lookup(const Packet& p) {
+FlowTable::Lookup FlowTable::lookup(const Packet& p) const {
   uint16_t ps = p.sport;
   uint16_t pd = p.dport;
   bool one_way = false;
@@ -98,7 +105,8 @@ FlowTable::Lookup FlowTable::lookup(const Packet& p) {
   } else {
     l.key = {d0, d1, s0, s1, tail | uint64_t{pd} << 32 | uint64_t{ps} << 48};
   }
-  uint64_t h = 0x9e3779b97f4a7c15ULL;
+  uint64_t h = seed_;
+#pragma GCC unroll 5
   for (uint64_t x : l.key) {
     h = (h ^ x) * 0x87c37b91114253d5ULL;
     h = (h << 31) | (h >> 33);

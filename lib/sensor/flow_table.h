@@ -57,6 +57,9 @@ struct FlowTableOptions {
   size_t capacity = size_t{1} << 20;          // slots; rounded up to a power of two
   uint64_t idle_timeout_ns = 60'000'000'000;  // no packet for this long: the flow ends
   uint64_t active_timeout_ns = 0;             // > 0: export long flows every so often
+  // Touch every page at construction, so no packet waits for the kernel to zero one (a cold
+  // table of a million flows is ~200 MB of first-touch faults). Off: memory as flows arrive.
+  bool prefault = false;
 };
 
 class FlowTable {
@@ -74,7 +77,9 @@ class FlowTable {
     uint64_t hash = 0;
     bool forward = true;  // the packet's source is the key's first address
   };
-  static Lookup lookup(const Packet& p);
+  // The hash is keyed with a secret drawn per table: someone who can put packets on the wire
+  // cannot precompute 5-tuples that share a probe chain and turn each lookup into a long walk.
+  Lookup lookup(const Packet& p) const;
   void prefetch(const Lookup& l) const;
   Flow* add(const Packet& p, const Lookup& l, uint64_t ts_ns);
 
@@ -108,7 +113,7 @@ class FlowTable {
   struct HugeArray {
     T* data = nullptr;
     size_t size = 0;
-    explicit HugeArray(size_t n);
+    HugeArray(size_t n, bool prefault);
     ~HugeArray();
     HugeArray(const HugeArray&) = delete;
     HugeArray& operator=(const HugeArray&) = delete;
@@ -127,6 +132,7 @@ class FlowTable {
   size_t size_ = 0;
   size_t max_load_ = 0;
   uint64_t dropped_ = 0;
+  uint64_t seed_ = 0;           // the hash's secret key
   size_t sweep_next_ = 0;       // the slot the next sweep() starts at
   uint64_t sweep_last_ns_ = 0;  // when sweep() last ran (0: never)
   double sweep_credit_ = 0;     // slots earned but not yet visited (fractions carry over)

@@ -51,7 +51,7 @@ void Sensor::on_frames(std::span<const FrameRef> frames) {
     size_t k = i % kRing;
     st[k] = decode(frames[i].data, frames[i].link, &p[k]);
     if (st[k] == DecodeStatus::kOk) {
-      l[k] = FlowTable::lookup(p[k]);
+      l[k] = table_.lookup(p[k]);
       table_.prefetch(l[k]);
     }
   };

@@ -288,6 +288,24 @@ TEST(FlowTable, SweepIsPacedAndEndsIdleFlowsAtMostAQuarterTimeoutLate) {
   EXPECT_GE(ended, 1000u);
 }
 
+// Each table keys its hash with its own secret, so probe chains cannot be planned from outside;
+// lookups within one table stay stable and both directions still meet.
+TEST(FlowTable, HashIsKeyedPerTable) {
+  FlowTable a({.capacity = 1024});
+  FlowTable b({.capacity = 1024, .prefault = true});
+  auto f = eth_ipv4_tcp(kHostMac, kPeerMac, ip("10.0.0.2"), ip("10.0.0.1"), 50000, 443, kTcpAck);
+  auto r = eth_ipv4_tcp(kPeerMac, kHostMac, ip("10.0.0.1"), ip("10.0.0.2"), 443, 50000, kTcpAck);
+  Packet p, q;
+  ASSERT_EQ(decode(f, LinkType::kEthernet, &p), DecodeStatus::kOk);
+  ASSERT_EQ(decode(r, LinkType::kEthernet, &q), DecodeStatus::kOk);
+  EXPECT_NE(a.lookup(p).hash, b.lookup(p).hash);
+  EXPECT_EQ(a.lookup(p).hash, a.lookup(q).hash);
+  EXPECT_EQ(a.lookup(p).hash, a.lookup(p).hash);
+  ASSERT_NE(b.add(p, 1), nullptr);
+  EXPECT_EQ(b.add(q, 2)->resp.packets, 1u);
+  EXPECT_EQ(b.size(), 1u);
+}
+
 TEST(FlowTable, FullTableDropsInsteadOfGrowing) {
   FlowTable t({.capacity = 16});
   size_t added = 0;
