@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 namespace ironroot::sensor {
 namespace {
@@ -79,6 +80,35 @@ Result<CaptureFileInfo> read_capture_memory(Bytes data, const FrameFn& fn) {
     return malformed(std::string("capture in memory: ") + err);
   }
   return read_all(p, "capture in memory", fn);  // pcap_close closes f
+}
+
+Result<CaptureFileInfo> read_capture_file_blocks(const std::string& path, const BlockFn& fn,
+                                                 size_t block) {
+  if (block == 0) block = 1;
+  std::vector<uint8_t> bytes;  // this block's frame data, one after the other
+  std::vector<Frame> frames;   // their data offsets in `bytes` until handed over
+  std::vector<size_t> offsets;
+  bytes.reserve(block * 2048);
+  frames.reserve(block);
+  offsets.reserve(block);
+  auto hand_over = [&] {
+    if (frames.empty()) return;
+    for (size_t i = 0; i < frames.size(); ++i) {
+      frames[i].data = Bytes(bytes.data() + offsets[i], frames[i].data.size());
+    }
+    fn(frames);
+    frames.clear();
+    offsets.clear();
+    bytes.clear();
+  };
+  auto info = read_capture_file(path, [&](const Frame& f) {
+    offsets.push_back(bytes.size());
+    bytes.insert(bytes.end(), f.data.begin(), f.data.end());
+    frames.push_back(f);  // data re-pointed into `bytes` when the block is handed over
+    if (frames.size() == block) hand_over();
+  });
+  hand_over();
+  return info;
 }
 
 // ---- AF_PACKET TPACKET_V3 ----

@@ -41,6 +41,10 @@ struct CaptureFileInfo {
 Result<CaptureFileInfo> read_capture_file(const std::string& path, const FrameFn& fn);
 // The same on bytes in memory (fmemopen + pcap_fopen_offline).
 Result<CaptureFileInfo> read_capture_memory(Bytes data, const FrameFn& fn);
+// The same in blocks of up to `block` frames copied out of libpcap's buffer (which it reuses for
+// the next frame), for Sensor::on_frames. Frames read before an error are still handed over.
+Result<CaptureFileInfo> read_capture_file_blocks(const std::string& path, const BlockFn& fn,
+                                                 size_t block = 256);
 
 struct LiveOptions {
   std::string interface;

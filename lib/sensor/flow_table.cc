@@ -142,6 +142,14 @@ Flow* FlowTable::add(const Packet& p, const Lookup& l, uint64_t ts_ns) {
     if (s.hash == 0) break;
     if (s.hash == l.hash && s.key == l.key) {
       Flow& f = s.flow;
+      if (f.last_ns + options_.idle_timeout_ns <= ts_ns) {
+        // Idle past the timeout, not yet swept: that flow has ended and this packet opens the
+        // next one in the same slot. The ended flow waits for the next expire() or sweep().
+        ended_.push_back(f);
+        start_flow(s, p, l, ts_ns);
+        ++created_;
+        return &f;
+      }
       FlowCounters& c = l.forward == s.orig_is_first ? f.orig : f.resp;
       ++c.packets;
       c.bytes += p.wire_len;
@@ -159,6 +167,13 @@ Flow* FlowTable::add(const Packet& p, const Lookup& l, uint64_t ts_ns) {
   hashes_[i] = l.hash;
   s.hash = l.hash;
   s.key = l.key;
+  start_flow(s, p, l, ts_ns);
+  ++size_;
+  ++created_;
+  return &s.flow;
+}
+
+void FlowTable::start_flow(Slot& s, const Packet& p, const Lookup& l, uint64_t ts_ns) {
   // A SYN-ACK first means we missed the SYN: its receiver opened the connection.
   bool flip = p.proto == kProtoTcp && (p.tcp_flags & (kTcpSyn | kTcpAck)) == (kTcpSyn | kTcpAck);
   s.orig_is_first = l.forward != flip;
@@ -180,8 +195,13 @@ Flow* FlowTable::add(const Packet& p, const Lookup& l, uint64_t ts_ns) {
   c.tcp_flags = p.tcp_flags;
   f.first_ns = ts_ns;
   f.last_ns = ts_ns;
-  ++size_;
-  return &f;
+}
+
+void FlowTable::hand_over_ended(const std::function<void(const Flow&)>& sink) {
+  if (ended_.empty()) return;
+  std::vector<Flow> ended;
+  ended.swap(ended_);
+  for (const Flow& f : ended) sink(f);
 }
 
 // Backward-shift deletion keeps every probe chain unbroken without tombstones.
@@ -231,10 +251,12 @@ size_t FlowTable::expire_range(size_t start, size_t count, uint64_t now_ns,
 }
 
 void FlowTable::expire(uint64_t now_ns, const std::function<void(const Flow&)>& sink) {
+  hand_over_ended(sink);
   expire_range(0, slots_.size, now_ns, sink);
 }
 
 void FlowTable::sweep(uint64_t now_ns, const std::function<void(const Flow&)>& sink) {
+  hand_over_ended(sink);
   uint64_t period = options_.idle_timeout_ns;
   if (options_.active_timeout_ns > 0) period = std::min(period, options_.active_timeout_ns);
   period /= 4;
@@ -252,6 +274,7 @@ void FlowTable::sweep(uint64_t now_ns, const std::function<void(const Flow&)>& s
 }
 
 void FlowTable::flush(const std::function<void(const Flow&)>& sink) {
+  hand_over_ended(sink);
   for (size_t i = 0; i < slots_.size; ++i) {
     if (hashes_[i] != 0) {
       sink(slots_[i].flow);

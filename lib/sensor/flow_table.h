@@ -67,7 +67,9 @@ class FlowTable {
   explicit FlowTable(FlowTableOptions options = {});
 
   // Accounts the packet to its flow, creating it; nullptr when the table is full (counted in
-  // dropped()). The pointer stays valid until the next add() or expire().
+  // dropped()). The pointer stays valid until the next add() or expire(). A packet for a flow
+  // idle past the timeout but not yet expired ends that flow (handed to the next expire(),
+  // sweep() or flush()) and opens a new one, whenever the caller expires.
   Flow* add(const Packet& p, uint64_t ts_ns);
 
   // A packet's key and hash, computed once: prefetch() it, then add() it a little later, so the
@@ -97,6 +99,7 @@ class FlowTable {
   void for_each(const std::function<void(Flow&)>& visit);
 
   size_t size() const { return size_; }
+  uint64_t created() const { return created_; }  // flows opened so far
   size_t capacity() const { return slots_.size; }
   uint64_t dropped() const { return dropped_; }
 
@@ -121,6 +124,8 @@ class FlowTable {
     const T& operator[](size_t i) const { return data[i]; }
   };
   void erase_at(size_t i);
+  void start_flow(Slot& s, const Packet& p, const Lookup& l, uint64_t ts_ns);
+  void hand_over_ended(const std::function<void(const Flow&)>& sink);
   // Visits `count` slots from `start` (wrapping), ending idle flows; returns where it stopped.
   size_t expire_range(size_t start, size_t count, uint64_t now_ns,
                       const std::function<void(const Flow&)>& sink);
@@ -132,8 +137,10 @@ class FlowTable {
   size_t size_ = 0;
   size_t max_load_ = 0;
   uint64_t dropped_ = 0;
-  uint64_t seed_ = 0;           // the hash's secret key
-  size_t sweep_next_ = 0;       // the slot the next sweep() starts at
+  uint64_t created_ = 0;
+  std::vector<Flow> ended_;  // ended by a packet that opened their successor, not yet handed over
+  uint64_t seed_ = 0;        // the hash's secret key
+  size_t sweep_next_ = 0;    // the slot the next sweep() starts at
   uint64_t sweep_last_ns_ = 0;  // when sweep() last ran (0: never)
   double sweep_credit_ = 0;     // slots earned but not yet visited (fractions carry over)
 };

@@ -17,7 +17,10 @@ constexpr uint16_t kEtherIpv6 = 0x86dd;
 constexpr uint16_t kEtherVlan = 0x8100;
 constexpr uint16_t kEtherQinQ = 0x88a8;
 constexpr uint16_t kEtherQinQOld = 0x9100;
+constexpr uint16_t kEtherMpls = 0x8847;
+constexpr uint16_t kEtherMplsMulticast = 0x8848;
 constexpr int kMaxVlanTags = 4;
+constexpr int kMaxMplsLabels = 8;
 constexpr int kMaxIpv6ExtHeaders = 8;
 
 DecodeStatus decode_transport(const uint8_t* p, size_t n, Packet* out) {
@@ -179,30 +182,57 @@ bool supported_link_type(int linktype) {
   return linktype == 0 || linktype == 1 || linktype == 101 || linktype == 113 || linktype == 276;
 }
 
+namespace {
+
+// An Ethernet frame: MACs, up to kMaxVlanTags 802.1Q / 802.1ad tags (the outermost VLAN ID is
+// kept), then IP, or an MPLS label stack over IP or over an Ethernet pseudowire (RFC 4448; the
+// customer frame inside gives the MACs, one level deep).
+DecodeStatus decode_ethernet(const uint8_t* p, size_t n, Packet* out, bool pseudowire) {
+  if (n < 14) return DecodeStatus::kTruncated;
+  std::memcpy(out->dst_mac.data(), p, 6);
+  std::memcpy(out->src_mac.data(), p + 6, 6);
+  out->has_mac = true;
+  uint16_t type = be16(p + 12);
+  size_t off = 14;
+  for (int i = 0;
+       i < kMaxVlanTags && (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld);
+       ++i) {
+    if (off + 4 > n) return DecodeStatus::kTruncated;
+    if (out->vlan == 0) out->vlan = be16(p + off) & 0x0fff;
+    type = be16(p + off + 2);
+    off += 4;
+  }
+  out->ethertype = type;
+  if ((type == kEtherMpls || type == kEtherMplsMulticast) && !pseudowire) {
+    bool bottom = false;
+    for (int i = 0; i < kMaxMplsLabels && !bottom; ++i) {
+      if (off + 4 > n) return DecodeStatus::kTruncated;
+      bottom = p[off + 2] & 0x01;  // the S bit ends the stack
+      off += 4;
+    }
+    if (!bottom) return DecodeStatus::kNotIp;  // a deeper stack than any network uses
+    if (off + 1 > n) return DecodeStatus::kTruncated;
+    switch (p[off] >> 4) {  // MPLS does not say what it carries: the first nibble does
+      case 4: out->ethertype = kEtherIpv4; return decode_ip(kEtherIpv4, p + off, n - off, out);
+      case 6: out->ethertype = kEtherIpv6; return decode_ip(kEtherIpv6, p + off, n - off, out);
+      case 0:  // the pseudowire control word, then the customer's frame
+        if (off + 4 > n) return DecodeStatus::kTruncated;
+        return decode_ethernet(p + off + 4, n - off - 4, out, /*pseudowire=*/true);
+      default: return DecodeStatus::kNotIp;
+    }
+  }
+  return decode_ip(type, p + off, n - off, out);
+}
+
+}  // namespace
+
 DecodeStatus decode(Bytes frame, LinkType link, Packet* out) {
   *out = Packet{};
   out->wire_len = static_cast<uint32_t>(frame.size());
   const uint8_t* p = frame.data();
   size_t n = frame.size();
   switch (link) {
-    case LinkType::kEthernet: {
-      if (n < 14) return DecodeStatus::kTruncated;
-      std::memcpy(out->dst_mac.data(), p, 6);
-      std::memcpy(out->src_mac.data(), p + 6, 6);
-      out->has_mac = true;
-      uint16_t type = be16(p + 12);
-      size_t off = 14;
-      for (int i = 0;
-           i < kMaxVlanTags && (type == kEtherVlan || type == kEtherQinQ || type == kEtherQinQOld);
-           ++i) {
-        if (off + 4 > n) return DecodeStatus::kTruncated;
-        if (out->vlan == 0) out->vlan = be16(p + off) & 0x0fff;
-        type = be16(p + off + 2);
-        off += 4;
-      }
-      out->ethertype = type;
-      return decode_ip(type, p + off, n - off, out);
-    }
+    case LinkType::kEthernet: return decode_ethernet(p, n, out, /*pseudowire=*/false);
     case LinkType::kNull: {
       if (n < 4) return DecodeStatus::kTruncated;
       // The family is in the capturing host's byte order: accept both. 2 = AF_INET;

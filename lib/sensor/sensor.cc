@@ -79,13 +79,13 @@ void Sensor::on_packet(uint64_t ts_ns, const Packet& p, DecodeStatus st, size_t 
     return;
   }
   ++stats_.ip_packets;
-  size_t before = table_.size();
+  uint64_t before = table_.created();
   Flow* f = l ? table_.add(p, *l, ts_ns) : table_.add(p, ts_ns);
   if (f == nullptr) {
     ++stats_.flows_dropped;
     return;
   }
-  if (table_.size() != before) ++stats_.flows;
+  if (table_.created() != before) ++stats_.flows;
   // DNS answers to an enrolled host: which peers it resolved (for the TLS check).
   if (p.proto == kProtoUdp && p.sport == 53 && host_ips_.contains(p.dst)) {
     std::vector<IpAddr> ips;
