@@ -118,6 +118,17 @@ std::string HostFlowEvent::json(const HostFlowLog& context) const {
         j["dport"] = record.dport;
       }
       j["community_id"] = record.community_id;
+      if (record.nat) {
+        Json n;
+        n["src"] = record.nat_src.str();
+        n["dst"] = record.nat_dst.str();
+        if (record.has_ports) {
+          n["sport"] = record.nat_sport;
+          n["dport"] = record.nat_dport;
+        }
+        n["community_id"] = record.nat_community_id;
+        j["nat"] = std::move(n);
+      }
       break;
     case Type::kGap:
       j["type"] = "gap";
@@ -163,6 +174,22 @@ Status apply_host_flow_line(std::string_view line, HostFlowLog* log) {
     }
     // Recomputed rather than trusted: the join key must be the sensor's own.
     r.community_id = community_id(r.src, r.dst, r.proto, r.sport, r.dport, r.has_ports);
+    if (auto n = j.find("nat"); n != j.end()) {
+      if (!n->is_object()) return malformed("field nat: must be an object");
+      IRONROOT_ASSIGN_OR_RETURN(std::string nsrc, get_str(*n, "src"));
+      IRONROOT_ASSIGN_OR_RETURN(std::string ndst, get_str(*n, "dst"));
+      IRONROOT_ASSIGN_OR_RETURN(r.nat_src, parse_ip(nsrc, "nat.src"));
+      IRONROOT_ASSIGN_OR_RETURN(r.nat_dst, parse_ip(ndst, "nat.dst"));
+      if (r.nat_src.family != r.src.family || r.nat_dst.family != r.src.family)
+        return malformed("field nat: addresses of another family than src and dst");
+      if (r.has_ports) {
+        IRONROOT_ASSIGN_OR_RETURN(r.nat_sport, get_num<uint16_t>(*n, "sport", 65535));
+        IRONROOT_ASSIGN_OR_RETURN(r.nat_dport, get_num<uint16_t>(*n, "dport", 65535));
+      }
+      r.nat = true;
+      r.nat_community_id =
+          community_id(r.nat_src, r.nat_dst, r.proto, r.nat_sport, r.nat_dport, r.has_ports);
+    }
     note_time(log, r.ts_ns);
     log->records.push_back(std::move(r));
   } else if (type == "gap") {
@@ -258,6 +285,37 @@ HostFlowRecord record_from_ct(const nf_conntrack* ct, const char* event, uint64_
     r.has_ports = false;
   }
   r.community_id = community_id(r.src, r.dst, r.proto, r.sport, r.dport, r.has_ports);
+  // The reply tuple reversed is the connection as it leaves the host. It differs from the
+  // original only when the host translated it (masquerade, SNAT, DNAT), and then the wire shows
+  // that one: keep it, or every container's connection would look unaccounted for.
+  IpAddr rs, rd;
+  rs.family = rd.family = r.src.family;
+  if (l3 == AF_INET && nfct_attr_is_set(ct, ATTR_REPL_IPV4_SRC) > 0 &&
+      nfct_attr_is_set(ct, ATTR_REPL_IPV4_DST) > 0) {
+    uint32_t s = nfct_get_attr_u32(ct, ATTR_REPL_IPV4_SRC);
+    uint32_t d = nfct_get_attr_u32(ct, ATTR_REPL_IPV4_DST);
+    std::memcpy(rs.bytes.data(), &s, 4);
+    std::memcpy(rd.bytes.data(), &d, 4);
+  } else if (l3 == AF_INET6 && nfct_attr_is_set(ct, ATTR_REPL_IPV6_SRC) > 0 &&
+             nfct_attr_is_set(ct, ATTR_REPL_IPV6_DST) > 0) {
+    std::memcpy(rs.bytes.data(), nfct_get_attr(ct, ATTR_REPL_IPV6_SRC), 16);
+    std::memcpy(rd.bytes.data(), nfct_get_attr(ct, ATTR_REPL_IPV6_DST), 16);
+  } else {
+    return r;
+  }
+  uint16_t rsport = r.dport, rdport = r.sport;  // ICMP: type and code are never translated
+  if (r.proto == kProtoTcp || r.proto == kProtoUdp || r.proto == kProtoSctp) {
+    rsport = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_SRC));
+    rdport = ntohs(nfct_get_attr_u16(ct, ATTR_REPL_PORT_DST));
+  }
+  if (rs == r.dst && rd == r.src && rsport == r.dport && rdport == r.sport) return r;
+  r.nat = true;
+  r.nat_src = rd;
+  r.nat_dst = rs;
+  r.nat_sport = rdport;
+  r.nat_dport = rsport;
+  r.nat_community_id =
+      community_id(r.nat_src, r.nat_dst, r.proto, r.nat_sport, r.nat_dport, r.has_ports);
   return r;
 }
 

@@ -8,6 +8,8 @@
 //   {"type":"start","host":"h1","ts_ns":...,"clock_offset_ns":0,"sources":["conntrack","sock_diag"]}
 //   {"type":"flow","ts_ns":...,"source":"conntrack","event":"new","proto":6,"src":"10.0.0.2",
 //    "dst":"10.0.0.1","sport":40000,"dport":443,"community_id":"1:..."}
+//   (a translated connection adds "nat":{"src":..,"dst":..,"sport":..,"dport":..,
+//    "community_id":..}: the tuple after NAT, as it appears on the wire)
 //   {"type":"gap","start_ns":...,"end_ns":...,"reason":"conntrack: netlink overrun (ENOBUFS)"}
 //   {"type":"gap",...,"reason":"conntrack unavailable: Operation not permitted (needs ...)"}
 //
@@ -48,6 +50,14 @@ struct HostFlowRecord {
   uint16_t dport = 0;
   bool has_ports = true;
   std::string community_id;
+  // conntrack only, when the host translates the connection (masquerade for containers, SNAT):
+  // the tuple as it leaves the host, i.e. the reply tuple reversed, which is what the wire sees.
+  bool nat = false;
+  IpAddr nat_src;
+  IpAddr nat_dst;
+  uint16_t nat_sport = 0;  // ICMP: the type and code are not translated
+  uint16_t nat_dport = 0;
+  std::string nat_community_id;
 };
 
 // A stretch of time in which the host's accounting may have missed flows.

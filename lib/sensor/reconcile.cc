@@ -170,15 +170,17 @@ void HostFlowIndex::add(const HostFlowLog& log) {
   covered_until_ns_ = to_ref(log.covered_until_ns);
   for (const HostFlowRecord& r : log.records) {
     uint64_t t = to_ref(r.ts_ns);
-    Span* s = nullptr;
+    auto note = [&](Span* s) {
+      s->first = std::min(s->first, t);
+      s->last = std::max(s->last, t);
+      if (r.source == "conntrack") s->open = r.event != "destroy";
+    };
     if (r.source == "sock_diag" && r.event == "listen") {
-      s = &listeners_[{r.proto, r.sport}];
+      note(&listeners_[{r.proto, r.sport}]);
     } else {
-      s = &flows_[r.community_id];
+      note(&flows_[r.community_id]);
+      if (r.nat) note(&flows_[r.nat_community_id]);  // the translated tuple the wire shows
     }
-    s->first = std::min(s->first, t);
-    s->last = std::max(s->last, t);
-    if (r.source == "conntrack") s->open = r.event != "destroy";
   }
   for (const HostGap& g : log.gaps)
     gaps_.push_back({to_ref(g.start_ns), to_ref(g.end_ns), g.reason});

@@ -6,7 +6,9 @@
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <linux/capability.h>
+#include <linux/netfilter/nf_conntrack_tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -779,6 +781,107 @@ TEST(HostFlows, SockDiagSeesAListenerOpenedHere) {
     if (r.event == "listen" && r.proto == kProtoTcp && r.sport == port) found = true;
   }
   EXPECT_TRUE(found) << "port " << port;
+}
+
+// ---- NAT: the recorder reports the tuple the wire sees ----
+
+// Creates (or, with destroy, removes) a conntrack entry for 10.251.0.2:41000 -> 192.0.2.80:443
+// whose reply comes back to 198.51.100.7:52000: the kernel's record of a masqueraded container
+// connection. Returns false when conntrack cannot be written here.
+bool masqueraded_conntrack_entry(bool destroy) {
+  nfct_handle* h = nfct_open(CONNTRACK, 0);
+  if (h == nullptr) return false;
+  nf_conntrack* ct = nfct_new();
+  auto v4 = [](const char* s) {
+    in_addr a{};
+    ::inet_pton(AF_INET, s, &a);
+    return a.s_addr;
+  };
+  nfct_set_attr_u8(ct, ATTR_L3PROTO, AF_INET);
+  nfct_set_attr_u32(ct, ATTR_IPV4_SRC, v4("10.251.0.2"));
+  nfct_set_attr_u32(ct, ATTR_IPV4_DST, v4("192.0.2.80"));
+  nfct_set_attr_u8(ct, ATTR_L4PROTO, IPPROTO_TCP);
+  nfct_set_attr_u16(ct, ATTR_PORT_SRC, htons(41000));
+  nfct_set_attr_u16(ct, ATTR_PORT_DST, htons(443));
+  nfct_set_attr_u32(ct, ATTR_REPL_IPV4_SRC, v4("192.0.2.80"));
+  nfct_set_attr_u32(ct, ATTR_REPL_IPV4_DST, v4("198.51.100.7"));
+  nfct_set_attr_u8(ct, ATTR_REPL_L3PROTO, AF_INET);
+  nfct_set_attr_u8(ct, ATTR_REPL_L4PROTO, IPPROTO_TCP);
+  nfct_set_attr_u16(ct, ATTR_REPL_PORT_SRC, htons(443));
+  nfct_set_attr_u16(ct, ATTR_REPL_PORT_DST, htons(52000));
+  nfct_set_attr_u8(ct, ATTR_TCP_STATE, TCP_CONNTRACK_ESTABLISHED);
+  nfct_set_attr_u32(ct, ATTR_TIMEOUT, 30);
+  int rc = nfct_query(h, destroy ? NFCT_Q_DESTROY : NFCT_Q_CREATE, ct);
+  nfct_destroy(ct);
+  nfct_close(h);
+  return rc == 0;
+}
+
+TEST(HostFlows, ConntrackGivesTheTranslatedTupleAndTheWireFlowMatchesIt) {
+  masqueraded_conntrack_entry(/*destroy=*/true);  // left over from an interrupted run
+  std::mutex mu;
+  std::vector<HostFlowRecord> seen;
+  HostFlowRecorderOptions o;
+  o.host = "h1";
+  o.sock_diag = false;
+  auto rec = HostFlowRecorder::start(o, [&](const HostFlowEvent& e) {
+    if (e.type != HostFlowEvent::Type::kFlow || e.record.sport != 41000) return;
+    std::lock_guard lock(mu);
+    seen.push_back(e.record);
+  });
+  if (!rec.ok()) GTEST_SKIP() << "conntrack not available: " << rec.error().message();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // subscribed
+  ASSERT_TRUE(masqueraded_conntrack_entry(false)) << "conntrack is readable but not writable";
+  HostFlowRecord r;
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (!seen.empty()) {
+        r = seen.front();
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  masqueraded_conntrack_entry(/*destroy=*/true);
+  (*rec)->stop();
+  ASSERT_EQ(r.source, "conntrack") << "no event for the entry";
+  EXPECT_EQ(r.src, ip("10.251.0.2"));
+  ASSERT_TRUE(r.nat);
+  EXPECT_EQ(r.nat_src, ip("198.51.100.7"));
+  EXPECT_EQ(r.nat_dst, ip("192.0.2.80"));
+  EXPECT_EQ(r.nat_sport, 52000);
+  EXPECT_EQ(r.nat_dport, 443);
+  EXPECT_EQ(r.nat_community_id, community_id(ip("198.51.100.7"), ip("192.0.2.80"), 6, 52000, 443));
+
+  // Through the JSON lines (what the agent sends), then the index the sensor judges with: the
+  // wire flow from the host's outside address is accounted for by the translated tuple.
+  HostFlowLog context;
+  context.host = "h1";
+  HostFlowEvent start;
+  start.type = HostFlowEvent::Type::kStart;
+  start.ts_ns = r.ts_ns - 1'000'000'000;
+  HostFlowEvent flow;
+  flow.type = HostFlowEvent::Type::kFlow;
+  flow.ts_ns = r.ts_ns;
+  flow.record = r;
+  HostFlowLog log;
+  ASSERT_TRUE(apply_host_flow_line(start.json(context), &log).ok());
+  ASSERT_TRUE(apply_host_flow_line(flow.json(context), &log).ok()) << flow.json(context);
+  ASSERT_EQ(log.records.size(), 1u);
+  EXPECT_EQ(log.records[0].nat_community_id, r.nat_community_id);
+  HostFlowIndex index(log);
+  EXPECT_TRUE(index.has_record(r.nat_community_id, r.ts_ns, r.ts_ns + 1));
+  EXPECT_TRUE(index.has_record(r.community_id, r.ts_ns, r.ts_ns + 1));
+  EXPECT_FALSE(index.has_record(community_id(ip("198.51.100.7"), ip("192.0.2.80"), 6, 52001, 443),
+                                r.ts_ns, r.ts_ns + 1));
+
+  // A nat object that is not one is refused, naming the field.
+  auto bad = nlohmann::json::parse(flow.json(context));
+  bad["nat"]["src"] = "2001:db8::1";
+  auto st = apply_host_flow_line(bad.dump(), &log);
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.error().message().find("nat"), std::string::npos) << st.error().message();
 }
 
 // ---- host side without conntrack: sock_diag goes on, and the outage is reported as a gap ----
