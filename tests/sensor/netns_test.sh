@@ -4,7 +4,10 @@
 #            traffic, and frames injected through an AF_PACKET socket with the host's MAC and IP,
 #            bypassing its IP stack as a management engine does;
 #   wire ns  (10.77.x.1): the other end of the veth, an HTTP server and a UDP echo server, and
-#            `ironroot sensor --interface` with the host enrolled and its host-flows file.
+#            `ironroot sensor --interface` with the host enrolled and its host-flows file;
+#   container ns (172.31.x.2) behind the host, masqueraded to the host's address as container
+#            runtimes do: its connections reach the wire with the host's MAC and IP, and only
+#            conntrack's reply tuple says the host OS made them.
 # Asserts: ordinary traffic gives no finding; the injected flows (to an AMT port, to an outside
 # peer over TLS, an answer from the host's AMT port) give findings within seconds; then counts
 # false positives over a sustained run of ordinary traffic and prints the figure.
@@ -20,9 +23,9 @@ command -v nft >/dev/null || skip "no nft (needed to switch conntrack on in the 
 command -v python3 >/dev/null || skip "no python3 (traffic and the frame injector)"
 
 tag=$$
-H=irh$tag S=irs$tag VH=vh$tag VS=vs$tag
+H=irh$tag S=irs$tag C=irc$tag VH=vh$tag VS=vs$tag VC=vc$tag VCH=vch$tag
 net=$(( tag % 200 + 20 ))
-HIP=10.77.$net.2 SIP=10.77.$net.1
+HIP=10.77.$net.2 SIP=10.77.$net.1 CIP=172.31.$net.2 CGW=172.31.$net.1
 HMAC=02:00:00:00:77:02 SMAC=02:00:00:00:77:01
 pids=()
 cleanup() {
@@ -31,7 +34,9 @@ cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
   ip netns del "$H" 2>/dev/null
   ip netns del "$S" 2>/dev/null
+  ip netns del "$C" 2>/dev/null
   ip link del "$VH" 2>/dev/null
+  ip link del "$VC" 2>/dev/null
   true
 }
 trap cleanup EXIT
@@ -49,11 +54,24 @@ inH ip link set lo up; inS ip link set lo up
 inH ip link set "$VH" address $HMAC; inS ip link set "$VS" address $SMAC
 inH ip addr add $HIP/24 dev "$VH"; inS ip addr add $SIP/24 dev "$VS"
 inH ip link set "$VH" up; inS ip link set "$VS" up
-# conntrack runs in a namespace only once a rule asks for it.
+# The container: its own namespace on a veth into the host, routed and masqueraded by the host.
+ip netns add "$C" || fail "ip netns add $C"
+ip link add "$VC" type veth peer name "$VCH" || fail "veth (container)"
+ip link set "$VC" netns "$C"; ip link set "$VCH" netns "$H"
+inC() { ip netns exec "$C" "$@"; }
+inC ip link set lo up
+inC ip addr add $CIP/24 dev "$VC"; inH ip addr add $CGW/24 dev "$VCH"
+inC ip link set "$VC" up; inH ip link set "$VCH" up
+inC ip route add default via $CGW
+inH sysctl -qw net.ipv4.ip_forward=1 || fail "ip_forward"
+# conntrack runs in a namespace only once a rule asks for it; the nat chain is the masquerade.
 inH nft -f - <<NFT || fail "nft"
 table inet ironroot_test {
   chain in { type filter hook input priority 0; ct state new counter; }
   chain out { type filter hook output priority 0; ct state new counter; }
+}
+table ip ironroot_nat {
+  chain post { type nat hook postrouting priority 100; oifname "$VH" masquerade; }
 }
 NFT
 
@@ -78,11 +96,13 @@ sensor_pid=$!
 sleep 1
 kill -0 $sensor_pid 2>/dev/null || fail "sensor died: $(cat "$W/sensor.err")"
 
-# Ordinary host traffic: HTTP out, UDP out, TCP to a closed port, HTTP in.
+# Ordinary host traffic: HTTP out, UDP out, TCP to a closed port, HTTP in, and HTTP out of the
+# container (masqueraded: on the wire it is the host's).
 ordinary() {  # SECONDS
   local end=$(( $(date +%s) + $1 ))
   while [ "$(date +%s)" -lt "$end" ]; do
     inH curl -s -o /dev/null --max-time 2 "http://$SIP:8080/" &
+    inC curl -s -o /dev/null --max-time 2 "http://$SIP:8080/" &
     inH python3 -c "
 import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(1)
 s.sendto(b'ping', ('$SIP', 5353)); s.recv(100)" 2>/dev/null &
@@ -99,7 +119,9 @@ ordinary 5
 sleep 3  # the window plus a heartbeat: every ordinary flow judged by now
 n=$(count_findings); n=${n:-0}
 [ "$n" = 0 ] || fail "ordinary host traffic gave $n findings"
-echo "ok: ordinary traffic, no finding"
+nat=$(grep -c '"nat":' "$W/host.jsonl" || true)
+[ "${nat:-0}" -gt 0 ] || fail "the container's connections were not recorded as translated"
+echo "ok: ordinary traffic (${nat} conntrack records of masqueraded container connections), no finding"
 
 # The injector: frames from the host's MAC and IP written straight to the link.
 cat > "$W/inject.py" <<'PY'
