@@ -8,7 +8,11 @@
 #include <sstream>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <arpa/inet.h>
 #include <cpuid.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #endif
 
 #include "core/file.h"
@@ -494,6 +498,73 @@ std::string canonical_cpu_vendor(std::string_view manufacturer) {
   return meaningful(manufacturer);
 }
 
+// The PCI function a device link resolves under (virtio and USB NICs sit below one): the last
+// path component shaped like "0000:03:00.0".
+std::string pci_slot_behind(const Root& root, const std::string& link) {
+  std::error_code ec;
+  fs::path target = fs::canonical(root.path(link), ec);
+  if (ec) return "";
+  std::string slot;
+  for (const auto& part : target) {
+    std::string s = part.string();
+    if (s.size() == 12 && s[4] == ':' && s[7] == ':' && s[10] == '.' &&
+        std::all_of(s.begin(), s.end(), [](char c) {
+          return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        })) {
+      slot = s;
+    }
+  }
+  return slot;
+}
+
+// The interfaces under /sys/class/net (their MACs, and the PCI function behind each), with the
+// addresses getifaddrs gives on the live system.
+void collect_interfaces(const Root& root, Posture& p) {
+  for (const auto& name : root.list("/sys/class/net")) {
+    if (name == "lo" || name.find('/') != std::string::npos) continue;
+    NetInterface n;
+    n.name = name;
+    std::string dev = "/sys/class/net/" + name;
+    if (auto mac = root.text(dev + "/address")) {
+      n.mac = lower(trim(*mac));
+      if (n.mac == "00:00:00:00:00:00") n.mac.clear();  // tunnels and the like
+    }
+    n.pci_slot = pci_slot_behind(root, dev + "/device");
+    p.interfaces.push_back(std::move(n));
+  }
+  if (!root.live()) return;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) {
+    p.notes.push_back(std::string("interfaces: getifaddrs: ") + std::strerror(errno));
+    return;
+  }
+  for (ifaddrs* a = list; a != nullptr; a = a->ifa_next) {
+    if (a->ifa_addr == nullptr || (a->ifa_flags & IFF_LOOPBACK)) continue;
+    char buf[INET6_ADDRSTRLEN] = {};
+    int family = a->ifa_addr->sa_family;
+    if (family == AF_INET) {
+      ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr, buf,
+                  sizeof buf);
+    } else if (family == AF_INET6) {
+      ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(a->ifa_addr)->sin6_addr, buf,
+                  sizeof buf);
+    } else {
+      continue;
+    }
+    auto it = std::find_if(p.interfaces.begin(), p.interfaces.end(),
+                           [&](const NetInterface& n) { return n.name == a->ifa_name; });
+    if (it == p.interfaces.end()) {
+      p.interfaces.push_back({a->ifa_name, "", {}, ""});
+      it = p.interfaces.end() - 1;
+    }
+    if (std::find(it->addresses.begin(), it->addresses.end(), buf) == it->addresses.end())
+      it->addresses.push_back(buf);
+  }
+  ::freeifaddrs(list);
+  std::sort(p.interfaces.begin(), p.interfaces.end(),
+            [](const NetInterface& a, const NetInterface& b) { return a.name < b.name; });
+}
+
 Posture posture_from_smbios(const SmbiosInfo& smbios) {
   Posture p;
   apply_smbios(smbios, p);
@@ -539,6 +610,7 @@ Result<Posture> collect_posture(const std::string& root_dir, const CollectOption
   collect_mei_class(root, p);
   if (p.me.hfsts.empty()) p.me.hfsts = smbios_hfsts;
   collect_security(root, p);
+  collect_interfaces(root, p);
   p.bmc.present =
       p.bmc.ipmi_smbios || p.bmc.host_interface || p.bmc.ipmi_device || !p.bmc.pci.empty();
   finish_me(p);
@@ -813,6 +885,14 @@ nlohmann::json to_json(const Posture& p) {
         Json{{"slot", n.slot}, {"id", n.id}, {"vendor", n.vendor}, {"driver", n.driver}});
   }
   j["nics"] = std::move(nics);
+  Json interfaces = Json::array();
+  for (const auto& n : p.interfaces) {
+    interfaces.push_back(Json{{"name", n.name},
+                              {"mac", n.mac},
+                              {"addresses", strings_json(n.addresses)},
+                              {"pci_slot", n.pci_slot}});
+  }
+  j["interfaces"] = std::move(interfaces);
   Json engines = Json::array();
   for (const auto& e : p.subos_engines) {
     engines.push_back(Json{{"kind", e.kind},
@@ -961,6 +1041,21 @@ Result<Posture> from_json(const nlohmann::json& j) {
       IRONROOT_RETURN_IF_ERROR(n.str("vendor", f.vendor));
       IRONROOT_RETURN_IF_ERROR(n.str("driver", f.driver));
       p.nics.push_back(std::move(f));
+    }
+  }
+  if (auto it = j.find("interfaces"); it != j.end() && !it->is_null()) {
+    if (!it->is_array()) return malformed("posture.interfaces: expected an array");
+    for (size_t i = 0; i < it->size(); ++i) {
+      const auto& e = (*it)[i];
+      std::string where = "posture.interfaces[" + std::to_string(i) + "]";
+      if (!e.is_object()) return malformed(where + ": expected an object");
+      Reader n(e, where);
+      NetInterface f;
+      IRONROOT_RETURN_IF_ERROR(n.str("name", f.name));
+      IRONROOT_RETURN_IF_ERROR(n.str("mac", f.mac));
+      IRONROOT_RETURN_IF_ERROR(n.strings("addresses", f.addresses));
+      IRONROOT_RETURN_IF_ERROR(n.str("pci_slot", f.pci_slot));
+      p.interfaces.push_back(std::move(f));
     }
   }
   if (auto it = j.find("subos_engines"); it != j.end() && !it->is_null()) {

@@ -114,6 +114,16 @@ struct PciFunction {
   std::string driver;
 };
 
+// A network interface of the host OS (not loopback): how a network sensor recognises the host's
+// traffic. Addresses are read on the live system only (getifaddrs); a root directory gives the
+// MACs from sysfs.
+struct NetInterface {
+  std::string name;                    // "eth0"
+  std::string mac;                     // "02:00:00:00:77:02", "" when the link has none
+  std::vector<std::string> addresses;  // "10.0.0.2", "fe80::1" (no prefix length)
+  std::string pci_slot;                // "0000:03:00.0" when a PCI function backs it
+};
+
 struct SubOsEngine {
   std::string kind;     // "intel-csme", "intel-sps", "intel-txe", "intel-amt", "amd-psp", "bmc"
   std::string vendor;   // "Intel", "AMD", "ASPEED", "Dell", ...
@@ -135,6 +145,7 @@ struct Posture {
   PspInfo psp;
   SecurityInfo security;
   std::vector<PciFunction> nics;           // PCI class 02 (network)
+  std::vector<NetInterface> interfaces;    // the OS's network interfaces, by name
   std::vector<SubOsEngine> subos_engines;  // derived: call derive_subos_engines after edits
   std::vector<std::string> notes;          // what could not be read, and why
 };

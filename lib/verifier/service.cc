@@ -35,6 +35,7 @@
 #include "tpm2/ekcert.h"
 #include "tpm2/keys.h"
 #include "verifier/appraisal.h"
+#include "verifier/host_identity.h"
 #include "verifier/principals.h"
 
 namespace ironroot::verifier {
@@ -487,14 +488,34 @@ class VerifierImpl final : public Verifier {
     }
     std::vector<findings::Finding> out;
     std::vector<uint64_t> indexes;
+    std::optional<HostIdentities> identities;  // built once, when a finding needs it
     for (const auto& item : items) {
       std::optional<HostRecord> host;
+      std::string matched_by;
       if (valid_host_id(item.host)) {
         auto h = store_->host(item.host);
         if (!h) return fail(500, h.error().message());
         host = std::move(*h);
+        if (host) matched_by = "host_id";
+      }
+      // Not a host id this verifier enrolled (a signature-only sensor names none): the flow's
+      // MACs and addresses against those the agents report, when exactly one host claims one.
+      if (!host) {
+        if (!identities) {
+          auto all = store_->hosts();
+          if (!all) return fail(500, all.error().message());
+          identities.emplace();
+          for (const auto& h : *all) identities->add(h.id, h.posture_json);
+        }
+        if (auto m = identities->match(item.flow)) {
+          auto h = store_->host(m->host_id);
+          if (!h) return fail(500, h.error().message());
+          host = std::move(*h);
+          if (host) matched_by = m->matched_by + " " + m->identity;
+        }
       }
       findings::Finding f = sensor_finding(item, host ? &*host : nullptr, *sensor, who);
+      if (!matched_by.empty()) f.extra["matched_by"] = matched_by;
       auto index =
           journal_->enqueue(log_entry("sensor.finding", f.host_id, who.name,
                                       json{{"sensor", *sensor},
@@ -504,6 +525,7 @@ class VerifierImpl final : public Verifier {
                                            {"severity", findings::severity_name(f.severity)},
                                            {"reported_host", item.host},
                                            {"enrolled", host.has_value()},
+                                           {"matched_by", matched_by},
                                            {"ts_ns", item.ts_ns},
                                            {"message", item.message},
                                            {"reasons", item.reasons},

@@ -118,6 +118,12 @@ void print_text(const ps::Posture& p, const ps::Rating& r, const ps::PolicyDecis
   if (p.bmc.ipmi_device) o << ", /dev/ipmi0";
   for (const auto& pci : p.bmc.pci) o << ", " << pci;
   o << "\n";
+  for (const auto& n : p.interfaces) {
+    o << "  net       " << n.name << " " << or_dash(n.mac);
+    for (const auto& a : n.addresses) o << " " << a;
+    if (!n.pci_slot.empty()) o << " (PCI " << n.pci_slot << ")";
+    o << "\n";
+  }
   if (p.me.present) {
     o << "  intel me  " << or_dash(p.me.family) << " " << or_dash(p.me.version) << " from "
       << or_dash(p.me.source) << ": " << or_dash(p.me.working_state) << ", mode "

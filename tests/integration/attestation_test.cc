@@ -1053,5 +1053,94 @@ TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
   EXPECT_EQ(op("GET", "/v1/hosts/host-1/admission")["allowed"], false);
   EXPECT_NE(joined(adm["reasons"]).find("unaccounted_traffic"), std::string::npos) << adm.dump();
 }
+
+// A signature-only sensor names no host: the verifier finds it by the MAC the host's agent
+// reported in its posture, remediates it, and attributes nothing when two hosts claim the MAC.
+TEST_F(Fleet, ASensorFindingNamingNoHostIsMatchedByTheMacItsAgentReported) {
+  findings_config_ = dir_.path + "/findings.json";
+  std::ofstream(findings_config_) << json{
+      {"sinks",
+       {{{"type", "jsonl"}, {"name", "file"}, {"path", dir_.path + "/verifier/findings.jsonl"}}}},
+      {"remediation",
+       {{"actions", {{"quarantine", {{"type", "quarantine"}}}}},
+        {"rules",
+         {{{"kinds", {"sensor_finding"}},
+           {"min_severity", "high"},
+           {"actions", {"quarantine"}}}}}}}};
+  restart_verifier();
+  auto& h1 = add_host("host-1");
+  enroll(h1);
+  attest(h1);
+  capture("host-1");
+  ASSERT_EQ(attest(h1).state, "trusted");
+  json posture = op("GET", "/v1/hosts/host-1/posture");
+  std::string mac;
+  const json latest = posture["latest"];
+  for (const auto& n : latest["interfaces"]) {
+    if (!n["mac"].get<std::string>().empty()) {
+      mac = n["mac"];
+      break;
+    }
+  }
+  if (mac.empty()) GTEST_SKIP() << "this machine has no interface with a MAC";
+  sensor::MacAddr host_mac{};
+  ASSERT_EQ(std::sscanf(mac.c_str(), "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &host_mac[0], &host_mac[1],
+                        &host_mac[2], &host_mac[3], &host_mac[4], &host_mac[5]),
+            6);
+  auto token = verifier::add_principal(dir_.path + "/verifier/" + verifier::kPrincipalsFile,
+                                       "tap-1", {verifier::Role::kSensor});
+  ASSERT_TRUE(token) << token.error().message();
+
+  // A probe of the host's AMT port, as `ironroot sensor --pcap` reports it without --host.
+  sensor::Finding probe;
+  probe.kind = "amt_port_syn";
+  probe.score = 90;
+  probe.message = "TCP SYN to an Intel AMT port";
+  probe.has_flow = true;
+  ASSERT_EQ(::inet_pton(AF_INET, "203.0.113.9", probe.flow.src.bytes.data()), 1);
+  ASSERT_EQ(::inet_pton(AF_INET, "198.51.100.20", probe.flow.dst.bytes.data()), 1);
+  probe.flow.src.family = probe.flow.dst.family = 4;
+  probe.flow.proto = 6;
+  probe.flow.has_ports = true;
+  probe.flow.sport = 40000;
+  probe.flow.dport = 16992;
+  probe.flow.has_mac = true;
+  probe.flow.src_mac = {2, 0, 0, 0, 0, 0xfe};
+  probe.flow.dst_mac = host_mac;
+  probe.flow.orig.packets = 1;
+  probe.flow.first_ns = probe.flow.last_ns = probe.ts_ns = 1'790'000'000'000'000'000;
+  auto post = [&] {
+    json ok = as(*token, "POST", "/v1/sensor/findings",
+                 json{{"sensor", "tap-1"}, {"findings", json::array({json::parse(probe.json())})}});
+    EXPECT_EQ(ok["accepted"], 1);
+    uint64_t at = ok["log_indexes"][0];
+    json page =
+        op("GET", "/v1/log/entries?start=" + std::to_string(at) + "&end=" + std::to_string(at + 1));
+    return json::parse(page["entries"][0].get<std::string>());
+  };
+  json entry = post();
+  EXPECT_EQ(entry["host"], "host-1");
+  EXPECT_EQ(entry["detail"]["enrolled"], true);
+  EXPECT_EQ(entry["detail"]["reported_host"], "");
+  EXPECT_EQ(entry["detail"]["matched_by"], "dst_mac " + mac);
+  json adm;
+  for (int i = 0; i < 100; ++i) {
+    adm = op("GET", "/v1/hosts/host-1/admission");
+    if (adm["quarantined"] == true) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(adm["quarantined"], true) << adm.dump();
+
+  // A second host on this machine reports the same interfaces: the MAC names neither now.
+  auto& h2 = add_host("host-2");
+  enroll(h2);
+  attest(h2);
+  probe.ts_ns += 1'000'000'000;
+  probe.flow.sport = 40001;
+  entry = post();
+  EXPECT_EQ(entry["detail"]["enrolled"], false);
+  EXPECT_FALSE(entry.contains("host"));
+  EXPECT_EQ(entry["detail"]["matched_by"], "");
+}
 }  // namespace
 }  // namespace ironroot

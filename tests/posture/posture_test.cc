@@ -3,8 +3,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <set>
+
 #include "posture/helpers.h"
 #include "posture/rating.h"
+#include "support/corpus.h"
 
 namespace ironroot::posture {
 namespace {
@@ -54,6 +58,11 @@ void intel_server_root(const TempDir& d) {
   d.write(nic + "/device", "0x1017\n");
   d.write(nic + "/class", "0x020000\n");
   d.symlink("../../../bus/pci/drivers/mlx5_core", nic + "/driver");
+  d.write(nic + "/net/ens1f0/address", "B8:CE:F6:00:11:22\n");
+  d.symlink("../../../bus/pci/devices/0000:18:00.0", "/sys/class/net/ens1f0/device");
+  d.write("/sys/class/net/ens1f0/address", "B8:CE:F6:00:11:22\n");
+  d.write("/sys/class/net/lo/address", "00:00:00:00:00:00\n");
+  d.write("/sys/class/net/wg0/address", "00:00:00:00:00:00\n");
   d.write("/sys/class/tpm/tpm0/tpm_version_major", "2\n");
   d.write("/sys/class/iommu/dmar0/uevent", "");
   std::vector<uint8_t> dmar(48, 0);
@@ -171,6 +180,50 @@ TEST(Collect, TheLiveSystemDoesNotFail) {
   EXPECT_FALSE(p->cpu.vendor.empty());
 }
 
+// A root tree gives the interfaces' MACs (lower case; none for tunnels; no loopback) and the PCI
+// function behind each; addresses only come from the live system.
+TEST(Collect, InterfacesFromSysfs) {
+  TempDir d;
+  intel_server_root(d);
+  auto p = collect_posture(d.path);
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->interfaces.size(), 2u);
+  EXPECT_EQ(p->interfaces[0].name, "ens1f0");
+  EXPECT_EQ(p->interfaces[0].mac, "b8:ce:f6:00:11:22");
+  EXPECT_EQ(p->interfaces[0].pci_slot, "0000:18:00.0");
+  EXPECT_TRUE(p->interfaces[0].addresses.empty());
+  EXPECT_EQ(p->interfaces[1].name, "wg0");
+  EXPECT_EQ(p->interfaces[1].mac, "");
+}
+
+// On the live system, against iproute2 on the same machine: every interface `ip -j addr` lists
+// (but loopback) with the same MAC and the same addresses.
+TEST(Collect, LiveInterfacesAgreeWithIproute2) {
+  auto ip = ironroot::testing::run("ip -j addr show");
+  if (ip.status != 0) GTEST_SKIP() << "no ip (iproute2)";
+  auto links = nlohmann::json::parse(ip.out);
+  auto p = collect_posture("/");
+  ASSERT_TRUE(p);
+  size_t compared = 0;
+  for (const auto& l : links) {
+    std::string name = l["ifname"];
+    if (name == "lo") continue;
+    auto it = std::find_if(p->interfaces.begin(), p->interfaces.end(),
+                           [&](const NetInterface& n) { return n.name == name; });
+    ASSERT_NE(it, p->interfaces.end()) << name;
+    std::string mac = l.value("address", "");
+    if (mac == "00:00:00:00:00:00") mac = "";
+    if (l.value("link_type", "") == "ether") {
+      EXPECT_EQ(it->mac, mac) << name;
+    }
+    std::set<std::string> want, got(it->addresses.begin(), it->addresses.end());
+    for (const auto& a : l["addr_info"]) want.insert(a["local"].get<std::string>());
+    EXPECT_EQ(got, want) << name;
+    ++compared;
+  }
+  EXPECT_GT(compared, 0u);
+}
+
 TEST(Json, RoundTrip) {
   TempDir d;
   intel_server_root(d);
@@ -183,6 +236,7 @@ TEST(Json, RoundTrip) {
   EXPECT_EQ(j["bmc"]["present"], true);
   EXPECT_EQ(j["tpm"]["present"], true);
   EXPECT_TRUE(j["subos_engines"].is_array());
+  EXPECT_EQ(j["interfaces"][0]["mac"], "b8:ce:f6:00:11:22");
   auto back = from_json(nlohmann::json::parse(j.dump()));
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(to_json(*back), j);
@@ -201,6 +255,12 @@ TEST(Json, WrongTypesNameTheField) {
   r = from_json(j);
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message().find("posture.cpu.microcode"), std::string::npos);
+  j = to_json(Posture{});
+  j["interfaces"] = {{{"name", "eth0"}, {"addresses", "10.0.0.1"}}};
+  r = from_json(j);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message().find("posture.interfaces[0].addresses"), std::string::npos)
+      << r.error().message();
   j = to_json(Posture{});
   j["schema"] = "something/1";
   EXPECT_FALSE(from_json(j));
