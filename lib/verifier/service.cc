@@ -550,6 +550,41 @@ class VerifierImpl final : public Verifier {
     return reply(200, json{{"accepted", indexes.size()}, {"log_indexes", indexes}});
   }
 
+  // GET /v1/sensor/hosts: what a network sensor needs to recognise each enrolled host on the
+  // wire, the MACs and addresses of the interfaces its agent last reported (no other posture).
+  Response sensor_hosts() {
+    auto all = store_->hosts();
+    if (!all) return fail(500, all.error().message());
+    json hosts = json::array();
+    for (const auto& h : *all) {
+      json stored = json::parse(h.posture_json.empty() ? "{}" : h.posture_json, nullptr, false);
+      json interfaces = json::array();
+      if (stored.is_object() && stored.contains("latest") && stored["latest"].is_object()) {
+        const json& latest = stored["latest"];
+        if (auto it = latest.find("interfaces"); it != latest.end() && it->is_array()) {
+          for (const auto& n : *it) {
+            if (!n.is_object()) continue;
+            std::string mac = canonical_mac(n.value("mac", ""));
+            json addresses = json::array();
+            if (auto a = n.find("addresses"); a != n.end() && a->is_array()) {
+              for (const auto& x : *a) {
+                if (!x.is_string()) continue;
+                if (std::string ip = canonical_ip(x.get<std::string>()); !ip.empty())
+                  addresses.push_back(ip);
+              }
+            }
+            if (mac.empty() && addresses.empty()) continue;
+            interfaces.push_back(
+                json{{"name", n.value("name", "")}, {"mac", mac}, {"addresses", addresses}});
+          }
+        }
+      }
+      hosts.push_back(json{
+          {"id", h.id}, {"state", store::host_state_name(h.state)}, {"interfaces", interfaces}});
+    }
+    return reply(200, json{{"hosts", hosts}});
+  }
+
   // The same mapping as the sensor's own --findings-config (same evidence, same dedup key, one
   // remediation per flow); only an enrolled host is named by id, since remediation acts on it.
   static findings::Finding sensor_finding(const findings::SensorFindingFields& item,
@@ -708,7 +743,11 @@ class VerifierImpl final : public Verifier {
         if (!p.has(Role::kSensor) && !p.has(Role::kOperator)) return forbidden(p, Role::kSensor);
         return sensor_findings(body, p);
       }
-      return fail(405, "use POST /v1/sensor/findings");
+      if (seg.size() == 3 && seg[2] == "hosts" && read) {
+        if (!p.has(Role::kSensor) && !p.has(Role::kViewer)) return forbidden(p, Role::kSensor);
+        return sensor_hosts();
+      }
+      return fail(405, "use POST /v1/sensor/findings or GET /v1/sensor/hosts");
     }
     // A sensor reads hosts' flow lines, and nothing else about them.
     if (seg[1] == "hosts" && seg.size() == 4 && seg[3] == "host-flows" && read) {

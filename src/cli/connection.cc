@@ -58,7 +58,7 @@ Result<net::Response> send(const OperatorConnection& c, const std::string& metho
       client.request(method, target, body, {{"Authorization", "Bearer " + token}}));
   if (r.status >= 300) {
     auto j = json::parse(r.body, nullptr, false);
-    return Error(ErrorCode::kInvalidArgument,
+    return Error(r.status == 404 ? ErrorCode::kNotFound : ErrorCode::kInvalidArgument,
                  method + " " + target + ": " + std::to_string(r.status) + ": " +
                      (j.is_object() ? j.value("error", r.body) : r.body));
   }

@@ -94,6 +94,7 @@ struct SensorArgs {
   uint32_t ipfix_template_interval_s = 600;
   std::string findings_config;
   bool to_verifier = false;  // --verifier given
+  bool hosts_from_verifier = false;
   OperatorConnection verifier;
   std::string sensor_name;
 };
@@ -148,7 +149,9 @@ std::string stats_line(const sn::SensorStats& s, bool json, const std::string& s
          " flows, " + std::to_string(s.findings) + " findings";
 }
 
-// The host records, re-read while another process appends to them.
+// The hosts' own records the wire is judged against, one log per host, kept current: from files
+// another process appends to (--host-flows FILE, host i of --host) or from the verifier the
+// agents send them to (--hosts-from-verifier, several identity slots per host).
 class HostViews {
  public:
   Status open(const std::vector<std::string>& paths) {
@@ -158,10 +161,27 @@ class HostViews {
     }
     return refresh();
   }
+  // Hosts `ids` from the verifier; identity slot i of the sensor belongs to host slot_host[i].
+  Status open_verifier(const OperatorConnection* verifier, std::vector<std::string> ids,
+                       std::vector<size_t> slot_host) {
+    verifier_ = verifier;
+    ids_ = std::move(ids);
+    slot_host_ = std::move(slot_host);
+    logs_.resize(ids_.size());
+    next_line_.assign(ids_.size(), 0);
+    return refresh();
+  }
   Status refresh() {
+    if (verifier_) {
+      // The verifier is asked once a second, not on every 200 ms tick.
+      auto now = std::chrono::steady_clock::now();
+      if (now < next_fetch_) return {};
+      next_fetch_ = now + std::chrono::seconds(1);
+      for (size_t h = 0; h < ids_.size(); ++h) IRONROOT_RETURN_IF_ERROR(fetch(h));
+    }
     auto next = std::make_shared<std::vector<sn::HostFlowIndex>>();
-    for (size_t i = 0; i < tails_.size(); ++i) {
-      IRONROOT_RETURN_IF_ERROR(tails_[i].poll(&logs_[i]));
+    for (size_t i = 0; i < logs_.size(); ++i) {
+      if (i < tails_.size()) IRONROOT_RETURN_IF_ERROR(tails_[i].poll(&logs_[i]));
       next->emplace_back(logs_[i]);
     }
     std::lock_guard<std::mutex> lock(mu_);
@@ -172,18 +192,82 @@ class HostViews {
     std::lock_guard<std::mutex> lock(mu_);
     return current_;
   }
+  // Per identity slot of the Sensor, the index of its host (nullptr: none).
+  std::vector<const sn::HostFlowIndex*> pointers(const std::vector<sn::HostFlowIndex>& v) const {
+    std::vector<const sn::HostFlowIndex*> out;
+    if (!verifier_) {
+      for (const auto& i : v) out.push_back(&i);
+      return out;
+    }
+    for (size_t h : slot_host_) out.push_back(h < v.size() ? &v[h] : nullptr);
+    return out;
+  }
 
  private:
+  // The lines host h's agent sent since the last fetch (none yet: 404, nothing to add).
+  Status fetch(size_t h) {
+    auto body = verifier_->call_text(
+        "GET", "/v1/hosts/" + ids_[h] + "/host-flows?since=" + std::to_string(next_line_[h]));
+    if (!body) {
+      if (body.error().code() == ErrorCode::kNotFound) return {};
+      return std::move(body).error().with_context("host flows of " + ids_[h]);
+    }
+    size_t start = 0;
+    for (size_t nl; (nl = body->find('\n', start)) != std::string::npos; start = nl + 1) {
+      ++next_line_[h];
+      Status s =
+          sn::apply_host_flow_line(std::string_view(*body).substr(start, nl - start), &logs_[h]);
+      if (!s)
+        return std::move(s).error().with_context("host flows of " + ids_[h] + ", line " +
+                                                 std::to_string(next_line_[h]));
+    }
+    return {};
+  }
+
   std::vector<sn::HostFlowLogTail> tails_;
   std::vector<sn::HostFlowLog> logs_;
+  const OperatorConnection* verifier_ = nullptr;
+  std::vector<std::string> ids_;
+  std::vector<size_t> slot_host_;
+  std::vector<uint64_t> next_line_;
+  std::chrono::steady_clock::time_point next_fetch_{};
   mutable std::mutex mu_;
   std::shared_ptr<const std::vector<sn::HostFlowIndex>> current_;
 };
 
-std::vector<const sn::HostFlowIndex*> pointers(const std::vector<sn::HostFlowIndex>& v) {
-  std::vector<const sn::HostFlowIndex*> out;
-  for (const auto& i : v) out.push_back(&i);
-  return out;
+// --hosts-from-verifier: each enrolled host's interfaces (GET /v1/sensor/hosts) become identity
+// slots of the Sensor, one per address (with the interface's MAC) or one for a MAC alone.
+// IPv6 link-local addresses are left out: every host has them, the MAC covers that traffic.
+Status hosts_from_verifier(const OperatorConnection& verifier, sn::SensorOptions* opts,
+                           std::vector<std::string>* ids, std::vector<size_t>* slot_host) {
+  IRONROOT_ASSIGN_OR_RETURN(nlohmann::json answer, verifier.call("GET", "/v1/sensor/hosts"));
+  if (!answer.is_object() || !answer["hosts"].is_array())
+    return malformed("GET /v1/sensor/hosts: no \"hosts\" list in the answer");
+  for (const auto& h : answer["hosts"]) {
+    if (!h.is_object() || !h["id"].is_string() || !h["interfaces"].is_array()) continue;
+    size_t slot = ids->size();
+    bool any = false;
+    for (const auto& n : h["interfaces"]) {
+      std::string mac = n.is_object() ? n.value("mac", "") : "";
+      std::vector<std::string> specs;
+      if (n.is_object() && n["addresses"].is_array()) {
+        for (const auto& a : n["addresses"]) {
+          if (!a.is_string() || a.get<std::string>().starts_with("fe80:")) continue;
+          specs.push_back(mac.empty() ? a.get<std::string>() : mac + "," + a.get<std::string>());
+        }
+      }
+      if (specs.empty() && !mac.empty()) specs.push_back(mac);
+      for (const auto& spec : specs) {
+        auto id = sn::parse_host_identity(h["id"].get<std::string>() + "=" + spec);
+        if (!id) return std::move(id).error().with_context("host " + h["id"].get<std::string>());
+        opts->hosts.push_back(*id);
+        slot_host->push_back(slot);
+        any = true;
+      }
+    }
+    if (any) ids->push_back(h["id"].get<std::string>());
+  }
+  return {};
 }
 
 // Why the flow sink is being called, per capture thread: Sensor::tick() ends idle flows (and,
@@ -283,7 +367,26 @@ int run_sensor(const SensorArgs& a) {
     return kExitError;
   }
   HostViews views;
-  if (Status s = views.open(a.host_flows); !s) {
+  if (a.hosts_from_verifier) {
+    if (!a.to_verifier || !a.hosts.empty() || !a.host_flows.empty()) {
+      print_error(
+          "sensor: --hosts-from-verifier takes the hosts from --verifier URL, instead of --host "
+          "and --host-flows");
+      return kExitError;
+    }
+    std::vector<std::string> ids;
+    std::vector<size_t> slot_host;
+    if (Status s = hosts_from_verifier(a.verifier, &opts, &ids, &slot_host); !s) {
+      print_error("--hosts-from-verifier: " + s.error().message());
+      return kExitError;
+    }
+    print_error("sensor: " + std::to_string(ids.size()) + " enrolled hosts (" +
+                std::to_string(opts.hosts.size()) + " addresses and MACs) from " + a.verifier.url);
+    if (Status s = views.open_verifier(&a.verifier, std::move(ids), std::move(slot_host)); !s) {
+      print_error("--hosts-from-verifier: " + s.error().message());
+      return kExitError;
+    }
+  } else if (Status s = views.open(a.host_flows); !s) {
     print_error(s.error().message());
     return kExitError;
   }
@@ -372,7 +475,7 @@ int run_sensor(const SensorArgs& a) {
       sn::Sensor sensor(opts, on_flow, on_finding);
       uint64_t last_tick = 0;
       auto idx = views.current();
-      auto ptrs = pointers(*idx);
+      auto ptrs = views.pointers(*idx);
       std::vector<sn::Sensor::FrameRef> refs;
       auto info = sn::read_capture_file_blocks(path, [&](std::span<const sn::Frame> frames) {
         refs.clear();
@@ -455,20 +558,27 @@ int run_sensor(const SensorArgs& a) {
           next_tick = now + 200'000'000ULL;
           auto idx = views.current();
           t_tick_ns = now;
-          sensor.tick(now, pointers(*idx));
+          sensor.tick(now, views.pointers(*idx));
         }
       }
       auto idx = views.current();
       t_finishing = true;
-      sensor.finish(pointers(*idx));
+      sensor.finish(views.pointers(*idx));
       stats[t] = sensor.stats();
     });
   }
   auto start = std::chrono::steady_clock::now();
   auto next_ipfix = start;
+  bool views_failing = false;
   while (!g_stop) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    if (Status s = views.refresh(); !s) print_error(s.error().message());
+    // A failing source is reported when it starts failing, not on every tick.
+    if (Status s = views.refresh(); !s) {
+      if (!views_failing) print_error("warning: " + s.error().message());
+      views_failing = true;
+    } else {
+      views_failing = false;
+    }
     // Ended flows reach the collector within a second even when no message fills up.
     if (ipfix && std::chrono::steady_clock::now() >= next_ipfix) {
       ipfix->flush();
@@ -623,6 +733,9 @@ void add_sensor_commands(CLI::App& app, int* exit_code) {
                   "findings configuration (docs/findings.md)")
       ->check(CLI::ExistingFile);
   sa.verifier.add_options(cmd);
+  cmd->add_flag("--hosts-from-verifier", sa.hosts_from_verifier,
+                "Take the enrolled hosts (the MACs and addresses their agents report) and their "
+                "host-side flow records from --verifier, instead of --host and --host-flows");
   cmd->add_option("--sensor-name", sa.sensor_name,
                   "With --verifier: this sensor's name in what it sends (default: hostname)");
 

@@ -1142,5 +1142,123 @@ TEST_F(Fleet, ASensorFindingNamingNoHostIsMatchedByTheMacItsAgentReported) {
   EXPECT_FALSE(entry.contains("host"));
   EXPECT_EQ(entry["detail"]["matched_by"], "");
 }
+
+// A pcap holding one frame, nanosecond timestamps (what a tap would have recorded).
+void write_one_frame_pcap(const std::string& path, uint64_t ts_ns,
+                          const std::vector<uint8_t>& frame) {
+  std::ofstream out(path, std::ios::binary);
+  const uint32_t header[6] = {0xa1b23c4d, 0x00040002, 0, 0, 65535, 1};
+  out.write(reinterpret_cast<const char*>(header), sizeof header);
+  const uint32_t rec[4] = {
+      static_cast<uint32_t>(ts_ns / 1'000'000'000), static_cast<uint32_t>(ts_ns % 1'000'000'000),
+      static_cast<uint32_t>(frame.size()), static_cast<uint32_t>(frame.size())};
+  out.write(reinterpret_cast<const char*>(rec), sizeof rec);
+  out.write(reinterpret_cast<const char*>(frame.data()),
+            static_cast<std::streamsize>(frame.size()));
+}
+
+// `ironroot sensor --hosts-from-verifier`: no --host and no host-flows file; the sensor learns
+// host-1's MAC and address from the verifier, follows the flow records host-1's agent sends
+// there, finds a frame from host-1 to an AMT port that the host OS never made, and posts the
+// finding back, where it is logged against host-1.
+TEST_F(Fleet, SensorTakesHostsAndTheirFlowRecordsFromTheVerifier) {
+  if (::geteuid() != 0) GTEST_SKIP() << "host flow accounting needs root (netlink)";
+  host_flows_ = true;
+  auto& h = add_host("host-1");
+  enroll(h);
+  attest(h);  // the agent's recorder starts
+  const uint64_t t0 = sensor::realtime_ns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  attest(h);  // its records, covering the last 2.5 s, reach the verifier
+
+  const json latest = op("GET", "/v1/hosts/host-1/posture")["latest"];
+  std::string mac, ip;
+  for (const auto& n : latest["interfaces"]) {
+    if (n["mac"].get<std::string>().empty()) continue;
+    for (const auto& a : n["addresses"]) {
+      if (a.get<std::string>().find('.') != std::string::npos) {
+        mac = n["mac"];
+        ip = a;
+        break;
+      }
+    }
+    if (!mac.empty()) break;
+  }
+  if (mac.empty()) GTEST_SKIP() << "no interface with a MAC and an IPv4 address here";
+  std::vector<uint8_t> frame = {2, 0, 0, 0, 0, 1};  // to the gateway
+  unsigned m[6];
+  ASSERT_EQ(std::sscanf(mac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]),
+            6);
+  for (unsigned b : m) frame.push_back(static_cast<uint8_t>(b));
+  frame.insert(frame.end(), {0x08, 0x00, 0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0});
+  uint8_t src[4], dst[4];
+  ASSERT_EQ(::inet_pton(AF_INET, ip.c_str(), src), 1);
+  ASSERT_EQ(::inet_pton(AF_INET, "198.51.100.9", dst), 1);
+  frame.insert(frame.end(), src, src + 4);
+  frame.insert(frame.end(), dst, dst + 4);
+  frame.insert(frame.end(), {0x9e, 0x2b, 0x42, 0x60, 0,    0, 0, 1, 0, 0, 0,
+                             0,    0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0});  // 40491 -> 16992 SYN
+  const std::string pcap = dir_.path + "/tap.pcap";
+  write_one_frame_pcap(pcap, t0 + 500'000'000, frame);
+
+  auto token = verifier::add_principal(dir_.path + "/verifier/" + verifier::kPrincipalsFile,
+                                       "tap-1", {verifier::Role::kSensor});
+  ASSERT_TRUE(token);
+  std::ofstream(dir_.path + "/tap.token") << *token;
+  json hosts = as(*token, "GET", "/v1/sensor/hosts");
+  ASSERT_EQ(hosts["hosts"].size(), 1u);
+  EXPECT_EQ(hosts["hosts"][0]["id"], "host-1");
+  auto viewer = verifier::add_principal(dir_.path + "/verifier/" + verifier::kPrincipalsFile,
+                                        "audit-only", {verifier::Role::kAuditor});
+  ASSERT_TRUE(viewer);
+  as(*viewer, "GET", "/v1/sensor/hosts", nullptr, 403);
+
+  const std::string command = std::string(IRONROOT_BINARY) + " sensor --pcap " + pcap +
+                              " --json --window-ms 1000 --hosts-from-verifier --verifier https://"
+                              "127.0.0.1:" +
+                              std::to_string(verifier_->port()) + " --ca " + dir_.path +
+                              "/ca.pem --token-file " + dir_.path + "/tap.token" +
+                              " --sensor-name tap-1";
+  auto r = testing::run(command);
+  EXPECT_EQ(r.status, 1) << r.out;  // findings
+  json finding;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object() && j["type"] == "finding") finding = j;
+  }
+  ASSERT_TRUE(finding.is_object()) << r.out;
+  EXPECT_EQ(finding["kind"], "unaccounted_traffic");
+  EXPECT_EQ(finding["host"], "host-1");
+  EXPECT_GE(finding["score"].get<int>(), 90) << "an AMT port";
+  EXPECT_EQ(finding["flow"]["dport"], 16992);
+
+  // Posted back: logged against host-1 by its id.
+  uint64_t size = op("GET", "/v1/log/key")["size"];
+  json page = op("GET", "/v1/log/entries?start=0&end=" + std::to_string(size));
+  json logged;
+  for (const auto& e : page["entries"]) {
+    json entry = json::parse(e.get<std::string>());
+    if (entry["kind"] == "sensor.finding") logged = entry;
+  }
+  ASSERT_TRUE(logged.is_object());
+  EXPECT_EQ(logged["host"], "host-1");
+  EXPECT_EQ(logged["detail"]["sensor"], "tap-1");
+  EXPECT_EQ(logged["detail"]["matched_by"], "host_id");
+
+  // Without the verifier's hosts the same capture has nobody to reconcile: only the signature
+  // (a SYN to an AMT port), about no host.
+  r = testing::run(std::string(IRONROOT_BINARY) + " sensor --pcap " + pcap + " --json");
+  std::istringstream alone(r.out);
+  size_t signature_only = 0;
+  for (std::string line; std::getline(alone, line);) {
+    json j = json::parse(line, nullptr, false);
+    if (!j.is_object() || j["type"] != "finding") continue;
+    EXPECT_NE(j["kind"], "unaccounted_traffic") << line;
+    EXPECT_FALSE(j.contains("host")) << line;
+    ++signature_only;
+  }
+  EXPECT_EQ(signature_only, 1u) << r.out;
+}
 }  // namespace
 }  // namespace ironroot

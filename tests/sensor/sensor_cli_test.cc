@@ -132,10 +132,21 @@ TEST(SensorCli, BadInputIsRefusedWithExit2) {
   EXPECT_EQ(run(std::string(IRONROOT_BINARY) + " sensor").status, 2);
   EXPECT_EQ(
       run(std::string(IRONROOT_BINARY) + " sensor --pcap /etc/hostname --host nonsense").status, 2);
+  // --hosts-from-verifier needs --verifier and replaces --host.
+  EXPECT_EQ(run(std::string(IRONROOT_BINARY) + " sensor --pcap /etc/hostname --hosts-from-verifier")
+                .status,
+            2);
+  EXPECT_EQ(run(std::string(IRONROOT_BINARY) +
+                " sensor --pcap /etc/hostname --hosts-from-verifier --verifier "
+                "https://127.0.0.1:1 --host 10.0.0.1")
+                .status,
+            2);
   auto help = run(std::string(IRONROOT_BINARY) + " sensor --help");
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--host-flows"), std::string::npos);
   EXPECT_NE(help.out.find("host-flows"), std::string::npos);
+  EXPECT_NE(help.out.find("--hosts-from-verifier"), std::string::npos);
+  EXPECT_NE(help.out.find("--prefault"), std::string::npos);
 }
 
 }  // namespace
