@@ -43,6 +43,7 @@ void Sensor::on_frames(std::span<const FrameRef> frames) {
   // accounted, so every packet's slot has had the same head start when the table needs it.
   constexpr size_t kAhead = 16;
   constexpr size_t kRing = 32;  // a power of two > kAhead
+  static_assert(kRing > kAhead && (kRing & (kRing - 1)) == 0);
   Packet p[kRing];
   DecodeStatus st[kRing];
   FlowTable::Lookup l[kRing];
