@@ -56,9 +56,8 @@ FlowTable::HugeArray<T>::HugeArray(size_t n, bool prefault) : size(n) {
   data = static_cast<T*>(p);
 }
 
-template <typename T>
-FlowTable::HugeArray<T>::~HugeArray() {
-  ::munmap(data, size * sizeof(T));
+void FlowTable::unmap(void* p, size_t bytes) {
+  if (p != nullptr) ::munmap(p, bytes);
 }
 
 template struct FlowTable::HugeArray<uint64_t>;

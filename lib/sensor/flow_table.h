@@ -117,12 +117,13 @@ class FlowTable {
     T* data = nullptr;
     size_t size = 0;
     HugeArray(size_t n, bool prefault);
-    ~HugeArray();
+    ~HugeArray() { unmap(data, size * sizeof(T)); }
     HugeArray(const HugeArray&) = delete;
     HugeArray& operator=(const HugeArray&) = delete;
     T& operator[](size_t i) { return data[i]; }
     const T& operator[](size_t i) const { return data[i]; }
   };
+  static void unmap(void* p, size_t bytes);
   void erase_at(size_t i);
   void start_flow(Slot& s, const Packet& p, const Lookup& l, uint64_t ts_ns);
   void hand_over_ended(const std::function<void(const Flow&)>& sink);
