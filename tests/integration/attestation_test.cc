@@ -159,6 +159,33 @@ class Fleet : public ::testing::Test {
     start_verifier(0);
   }
 
+  // The host's admission, once remediation (asynchronous) has quarantined it, or after 5 s.
+  json admission_once_quarantined(const std::string& id) {
+    json adm;
+    for (int i = 0; i < 100; ++i) {
+      adm = op("GET", "/v1/hosts/" + id + "/admission");
+      if (adm["quarantined"] == true) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return adm;
+  }
+
+  // Findings to <data-dir>/findings.jsonl, and a rule that quarantines a host on a high
+  // sensor finding; the verifier restarts with it.
+  void quarantine_on_high_sensor_findings() {
+    findings_config_ = dir_.path + "/findings.json";
+    std::ofstream(findings_config_) << json{
+        {"sinks",
+         {{{"type", "jsonl"}, {"name", "file"}, {"path", dir_.path + "/verifier/findings.jsonl"}}}},
+        {"remediation",
+         {{"actions", {{"quarantine", {{"type", "quarantine"}}}}},
+          {"rules",
+           {{{"kinds", {"sensor_finding"}},
+             {"min_severity", "high"},
+             {"actions", {"quarantine"}}}}}}}};
+    restart_verifier();
+  }
+
   // The agents read the platform below posture_root_: this sets the CPU they report.
   void write_cpuinfo(const std::string& model_name, const std::string& microcode) {
     posture_root_ = dir_.path + "/posture-root";
@@ -869,18 +896,30 @@ TEST_F(Fleet, AgentSendsHostFlowsForTheSensor) {
 
 // A network sensor's findings: a principal with the sensor role posts them, each is in the audit
 // log before the answer, reaches the findings sink as OCSF, and the remediation rules apply.
+// A sensor finding about one IPv4 TCP flow (packets from src), as `ironroot sensor --json`
+// renders it; the caller sets kind, score and the words.
+sensor::Finding tcp_flow_finding(const char* src, uint16_t sport, const char* dst, uint16_t dport,
+                                 const sensor::MacAddr& src_mac, const sensor::MacAddr& dst_mac,
+                                 uint64_t packets) {
+  sensor::Finding x;
+  x.has_flow = true;
+  x.flow.src.family = x.flow.dst.family = 4;
+  EXPECT_EQ(::inet_pton(AF_INET, src, x.flow.src.bytes.data()), 1);
+  EXPECT_EQ(::inet_pton(AF_INET, dst, x.flow.dst.bytes.data()), 1);
+  x.flow.proto = 6;
+  x.flow.has_ports = true;
+  x.flow.sport = sport;
+  x.flow.dport = dport;
+  x.flow.has_mac = true;
+  x.flow.src_mac = src_mac;
+  x.flow.dst_mac = dst_mac;
+  x.flow.orig.packets = packets;
+  x.flow.first_ns = x.flow.last_ns = x.ts_ns = 1'790'000'000'000'000'000;
+  return x;
+}
+
 TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
-  findings_config_ = dir_.path + "/findings.json";
-  std::ofstream(findings_config_) << json{
-      {"sinks",
-       {{{"type", "jsonl"}, {"name", "file"}, {"path", dir_.path + "/verifier/findings.jsonl"}}}},
-      {"remediation",
-       {{"actions", {{"quarantine", {{"type", "quarantine"}}}}},
-        {"rules",
-         {{{"kinds", {"sensor_finding"}},
-           {"min_severity", "high"},
-           {"actions", {"quarantine"}}}}}}}};
-  restart_verifier();
+  quarantine_on_high_sensor_findings();
   auto& h = add_host("host-1");
   enroll(h);
   attest(h);
@@ -907,27 +946,15 @@ TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
 
   // The finding as the sensor renders it (`ironroot sensor --json`): AMT traffic from host-1's
   // address that the host OS did not account for.
-  sensor::Finding amt;
+  sensor::Finding amt = tcp_flow_finding("10.0.0.2", 16992, "10.0.0.1", 50000, {2, 0, 0, 0, 0, 2},
+                                         {2, 0, 0, 0, 0, 1}, 3);
   amt.kind = "unaccounted_traffic";
   amt.score = 95;
   amt.host = "host-1";
   amt.message = "traffic not accounted for by the host OS: TCP 10.0.0.2:16992 -> 10.0.0.1:50000";
   amt.reasons = {"no conntrack or socket record on the host within 2000 ms",
                  "Intel AMT port (TCP 16992-16995)"};
-  amt.has_flow = true;
-  ASSERT_TRUE(::inet_pton(AF_INET, "10.0.0.2", amt.flow.src.bytes.data()) == 1);
-  ASSERT_TRUE(::inet_pton(AF_INET, "10.0.0.1", amt.flow.dst.bytes.data()) == 1);
-  amt.flow.src.family = amt.flow.dst.family = 4;
-  amt.flow.proto = 6;
-  amt.flow.has_ports = true;
-  amt.flow.sport = 16992;
-  amt.flow.dport = 50000;
-  amt.flow.has_mac = true;
-  amt.flow.src_mac = {2, 0, 0, 0, 0, 2};
-  amt.flow.dst_mac = {2, 0, 0, 0, 0, 1};
-  amt.flow.orig.packets = 3;
   amt.flow.orig.bytes = 180;
-  amt.flow.first_ns = amt.flow.last_ns = amt.ts_ns = 1'790'000'000'000'000'000;
   amt.flow.signatures = sensor::kSigWsman;
   const json amt_json = json::parse(amt.json());
   // A quieter one about a machine that is not enrolled, without a flow.
@@ -1041,12 +1068,7 @@ TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
   EXPECT_NE(amt_ocsf.dump().find("16992"), std::string::npos) << amt_ocsf.dump();
 
   // The remediation rule quarantined host-1: admission is denied although it attests fine.
-  json adm;
-  for (int i = 0; i < 100; ++i) {
-    adm = op("GET", "/v1/hosts/host-1/admission");
-    if (adm["quarantined"] == true) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json adm = admission_once_quarantined("host-1");
   EXPECT_EQ(adm["quarantined"], true) << adm.dump();
   EXPECT_EQ(adm["allowed"], false);
   EXPECT_EQ(attest(h).state, "trusted");
@@ -1057,17 +1079,7 @@ TEST_F(Fleet, SensorFindingsAreLoggedDispatchedAndQuarantineTheHost) {
 // A signature-only sensor names no host: the verifier finds it by the MAC the host's agent
 // reported in its posture, remediates it, and attributes nothing when two hosts claim the MAC.
 TEST_F(Fleet, ASensorFindingNamingNoHostIsMatchedByTheMacItsAgentReported) {
-  findings_config_ = dir_.path + "/findings.json";
-  std::ofstream(findings_config_) << json{
-      {"sinks",
-       {{{"type", "jsonl"}, {"name", "file"}, {"path", dir_.path + "/verifier/findings.jsonl"}}}},
-      {"remediation",
-       {{"actions", {{"quarantine", {{"type", "quarantine"}}}}},
-        {"rules",
-         {{{"kinds", {"sensor_finding"}},
-           {"min_severity", "high"},
-           {"actions", {"quarantine"}}}}}}}};
-  restart_verifier();
+  quarantine_on_high_sensor_findings();
   auto& h1 = add_host("host-1");
   enroll(h1);
   attest(h1);
@@ -1092,23 +1104,11 @@ TEST_F(Fleet, ASensorFindingNamingNoHostIsMatchedByTheMacItsAgentReported) {
   ASSERT_TRUE(token) << token.error().message();
 
   // A probe of the host's AMT port, as `ironroot sensor --pcap` reports it without --host.
-  sensor::Finding probe;
+  sensor::Finding probe = tcp_flow_finding("203.0.113.9", 40000, "198.51.100.20", 16992,
+                                           {2, 0, 0, 0, 0, 0xfe}, host_mac, 1);
   probe.kind = "amt_port_syn";
   probe.score = 90;
   probe.message = "TCP SYN to an Intel AMT port";
-  probe.has_flow = true;
-  ASSERT_EQ(::inet_pton(AF_INET, "203.0.113.9", probe.flow.src.bytes.data()), 1);
-  ASSERT_EQ(::inet_pton(AF_INET, "198.51.100.20", probe.flow.dst.bytes.data()), 1);
-  probe.flow.src.family = probe.flow.dst.family = 4;
-  probe.flow.proto = 6;
-  probe.flow.has_ports = true;
-  probe.flow.sport = 40000;
-  probe.flow.dport = 16992;
-  probe.flow.has_mac = true;
-  probe.flow.src_mac = {2, 0, 0, 0, 0, 0xfe};
-  probe.flow.dst_mac = host_mac;
-  probe.flow.orig.packets = 1;
-  probe.flow.first_ns = probe.flow.last_ns = probe.ts_ns = 1'790'000'000'000'000'000;
   auto post = [&] {
     json ok = as(*token, "POST", "/v1/sensor/findings",
                  json{{"sensor", "tap-1"}, {"findings", json::array({json::parse(probe.json())})}});
@@ -1123,12 +1123,7 @@ TEST_F(Fleet, ASensorFindingNamingNoHostIsMatchedByTheMacItsAgentReported) {
   EXPECT_EQ(entry["detail"]["enrolled"], true);
   EXPECT_EQ(entry["detail"]["reported_host"], "");
   EXPECT_EQ(entry["detail"]["matched_by"], "dst_mac " + mac);
-  json adm;
-  for (int i = 0; i < 100; ++i) {
-    adm = op("GET", "/v1/hosts/host-1/admission");
-    if (adm["quarantined"] == true) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  json adm = admission_once_quarantined("host-1");
   EXPECT_EQ(adm["quarantined"], true) << adm.dump();
 
   // A second host on this machine reports the same interfaces: the MAC names neither now.
