@@ -833,7 +833,7 @@ TEST(HostFlows, ConntrackGivesTheTranslatedTupleAndTheWireFlowMatchesIt) {
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // subscribed
   ASSERT_TRUE(masqueraded_conntrack_entry(false)) << "conntrack is readable but not writable";
   HostFlowRecord r;
-  for (int i = 0; i < 100; ++i) {
+  for (int i = 0; i < 250; ++i) {  // up to 5 s
     {
       std::lock_guard lock(mu);
       if (!seen.empty()) {
@@ -923,7 +923,17 @@ TEST(HostFlows, WithoutConntrackTheOutageIsAGapAndFindingsThenScoreLower) {
   starter.join();
   ASSERT_TRUE(dropped) << "capset";
   ASSERT_TRUE(rec.ok()) << "sock_diag alone must be enough: " << rec.error().message();
+  // At least 600 ms, and until five gap pieces came (a loaded sanitizer run is slow to make them).
+  const auto began = std::chrono::steady_clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto gap_pieces = [&] {
+    std::lock_guard lock(mu);
+    return std::count_if(lines.begin(), lines.end(), [](const std::string& l) {
+      return l.find("\"type\":\"gap\"") != std::string::npos;
+    });
+  };
+  while (gap_pieces() < 5 && std::chrono::steady_clock::now() - began < std::chrono::seconds(10))
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   (*rec)->stop();
   ::close(fd);
   HostFlowLog recorded = (*rec)->snapshot();
