@@ -1,6 +1,8 @@
 #include "core/text.h"
 
+#include <cctype>
 #include <cstdio>
+#include <cstring>
 
 namespace ironroot {
 namespace {
@@ -109,6 +111,15 @@ std::string printable(std::string_view s) {
     }
   }
   return out;
+}
+
+bool is_token(std::string_view s, size_t max, const char* extra) {
+  if (s.empty() || s.size() > max) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr(extra, c) == nullptr)
+      return false;
+  }
+  return true;
 }
 
 }  // namespace ironroot

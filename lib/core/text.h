@@ -19,4 +19,8 @@ bool is_valid_utf8(std::string_view s);
 // `s` with control characters and invalid UTF-8 escaped as \xNN, safe to print on a terminal.
 std::string printable(std::string_view s);
 
+// True when `s` is 1 to `max` bytes of ASCII letters, digits and the characters in `extra`
+// (names and identifiers taken from the network: kinds, sensor names, Community IDs).
+bool is_token(std::string_view s, size_t max, const char* extra);
+
 }  // namespace ironroot

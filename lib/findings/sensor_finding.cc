@@ -6,6 +6,8 @@
 #include <cstring>
 #include <limits>
 
+#include "core/text.h"
+
 namespace ironroot::findings {
 namespace {
 
@@ -23,15 +25,6 @@ std::string member_text(const json& flow, const char* name) {
 bool is_text(const std::string& s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
-bool is_token(const std::string& s, size_t max, const char* extra) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr(extra, c) == nullptr)
-      return false;
   }
   return true;
 }

@@ -19,6 +19,7 @@
 #include "audit/note.h"
 #include "core/hex.h"
 #include "core/log.h"
+#include "core/text.h"
 #include "crypto/base64.h"
 #include "crypto/pki.h"
 #include "ear/ear.h"
@@ -140,15 +141,6 @@ Result<std::vector<uint8_t>> b64_field(const json& j, const char* name, size_t m
 // ---- sensor findings: what a network sensor posts (lib/sensor/reconcile.h Finding::json()) ----
 constexpr size_t kMaxSensorBody = 1 << 20;
 constexpr size_t kMaxSensorFindings = 500;
-
-bool is_token(const std::string& s, size_t max, const char* extra) {
-  if (s.empty() || s.size() > max) return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::strchr(extra, c) == nullptr)
-      return false;
-  }
-  return true;
-}
 
 json host_json(const HostRecord& h, int64_t now) {
   json pcrs = json::parse(h.pcrs_json, nullptr, false);

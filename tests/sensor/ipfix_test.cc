@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "sensor/flow_table.h"
+#include "sensor/helpers.h"
 #include "sensor/packet.h"
 #include "support/corpus.h"
 
@@ -30,16 +31,7 @@ namespace fs = std::filesystem;
 using ironroot::testing::have_program;
 using ironroot::testing::run;
 
-IpAddr ip(const std::string& s) {
-  IpAddr a;
-  if (::inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
-    a.family = 4;
-  } else {
-    EXPECT_EQ(::inet_pton(AF_INET6, s.c_str(), a.bytes.data()), 1) << s;
-    a.family = 6;
-  }
-  return a;
-}
+using sensor::testing::ip;
 
 // Fields set by name: the Flow struct's member order is not part of its contract.
 Flow make_flow(const std::string& src, const std::string& dst, uint8_t proto, uint16_t sport,
@@ -518,7 +510,7 @@ std::vector<std::vector<uint8_t>> split_file(const std::vector<uint8_t>& b) {
 std::string to_pcap(const std::string& ipfix_file, const std::string& dir) {
   const std::string hex = dir + "/ipfix.hex", pcap = dir + "/ipfix.pcap";
   std::ofstream out(hex);
-  for (const auto& m : split_file(testing::read_bytes(ipfix_file))) {
+  for (const auto& m : split_file(ironroot::testing::read_bytes(ipfix_file))) {
     for (size_t i = 0; i < m.size(); ++i) {
       char buf[32];
       if (i % 16 == 0) {

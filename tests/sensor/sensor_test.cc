@@ -28,6 +28,7 @@
 #include "sensor/capture.h"
 #include "sensor/community_id.h"
 #include "sensor/flow_table.h"
+#include "sensor/helpers.h"
 #include "sensor/host_flows.h"
 #include "sensor/packet.h"
 #include "sensor/reconcile.h"
@@ -38,18 +39,9 @@ namespace ironroot::sensor {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::corpus_dir;
+using ironroot::testing::corpus_dir;
 
-IpAddr ip(const std::string& s) {
-  IpAddr a;
-  if (::inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) {
-    a.family = 4;
-  } else {
-    EXPECT_EQ(::inet_pton(AF_INET6, s.c_str(), a.bytes.data()), 1) << s;
-    a.family = 6;
-  }
-  return a;
-}
+using sensor::testing::ip;
 
 // ---- Community ID: corelight/community-id-spec baseline/baseline_deflt.json ----
 
@@ -514,7 +506,7 @@ std::multiset<std::string> kinds(const CaptureRun& r) {
 
 TEST(Corpus, EveryCaptureReadsWithoutErrorAndFrameCountsMatchTshark) {
   IRONROOT_REQUIRE_CORPUS(dir);
-  bool tshark = testing::have_program("tshark");
+  bool tshark = ironroot::testing::have_program("tshark");
   size_t files = 0;
   for (const auto& e : fs::directory_iterator(dir + "/pcap")) {
     if (e.path().extension() != ".pcap") continue;
@@ -523,8 +515,8 @@ TEST(Corpus, EveryCaptureReadsWithoutErrorAndFrameCountsMatchTshark) {
     EXPECT_GT(r.frames, 0u) << e.path();
     EXPECT_EQ(r.stats.frames, r.frames);
     if (tshark) {
-      auto t = testing::run("tshark -n -r '" + e.path().string() +
-                            "' -T fields -e frame.number | wc -l");
+      auto t = ironroot::testing::run("tshark -n -r '" + e.path().string() +
+                                      "' -T fields -e frame.number | wc -l");
       EXPECT_EQ(std::stoull(t.out), r.frames) << e.path();
     }
   }
@@ -557,9 +549,9 @@ TEST(Corpus, SynScanFlagsTheSynsToAmtPortsAndNothingElse) {
   }
   EXPECT_TRUE(ports.contains(16992));
   EXPECT_TRUE(ports.contains(16993));
-  if (testing::have_program("tshark")) {
+  if (ironroot::testing::have_program("tshark")) {
     // The oracle: tshark's count of SYNs (without ACK) to 16992-16995, 623 and 664.
-    auto t = testing::run(
+    auto t = ironroot::testing::run(
         "tshark -n -r '" + path +
         "' -Y 'tcp.flags.syn==1 && tcp.flags.ack==0 && (tcp.dstport>=16992 && tcp.dstport<=16995 "
         "|| tcp.dstport==623 || tcp.dstport==664)' -T fields -e tcp.dstport | sort -u | wc -l");
@@ -621,7 +613,7 @@ TEST(Capture, GarbageAndTruncatedFilesAreErrorsNamingTheProblem) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.error().message().find("capture in memory"), std::string::npos);
   IRONROOT_REQUIRE_CORPUS(dir);
-  auto bytes = testing::read_bytes(dir + "/pcap/ndpi__rmcp.pcap");
+  auto bytes = ironroot::testing::read_bytes(dir + "/pcap/ndpi__rmcp.pcap");
   bytes.resize(bytes.size() - 10);
   size_t n = 0;
   auto cut = read_capture_memory(bytes, [&](const Frame&) { ++n; });
