@@ -521,7 +521,7 @@ std::string pci_slot_behind(const Root& root, const std::string& link) {
 // addresses getifaddrs gives on the live system.
 void collect_interfaces(const Root& root, Posture& p) {
   for (const auto& name : root.list("/sys/class/net")) {
-    if (name == "lo" || name.find('/') != std::string::npos) continue;
+    if (name == "lo") continue;
     NetInterface n;
     n.name = name;
     std::string dev = "/sys/class/net/" + name;

@@ -16,6 +16,7 @@
 
 #include "commands.h"
 #include "connection.h"
+#include "core/text.h"
 #include "finding_uploader.h"
 #include "findings/config.h"
 #include "findings/dispatcher.h"
@@ -238,34 +239,50 @@ class HostViews {
 // --hosts-from-verifier: each enrolled host's interfaces (GET /v1/sensor/hosts) become identity
 // slots of the Sensor, one per address (with the interface's MAC) or one for a MAC alone.
 // IPv6 link-local addresses are left out: every host has them, the MAC covers that traffic.
+// The answer is checked like any input from the network: a host id goes into later request
+// paths, so it must be a verifier host id ([A-Za-z0-9._-], at most 64); errors name the entry.
 Status hosts_from_verifier(const OperatorConnection& verifier, sn::SensorOptions* opts,
                            std::vector<std::string>* ids, std::vector<size_t>* slot_host) {
   IRONROOT_ASSIGN_OR_RETURN(nlohmann::json answer, verifier.call("GET", "/v1/sensor/hosts"));
-  if (!answer.is_object() || !answer["hosts"].is_array())
+  auto list = answer.is_object() ? answer.find("hosts") : answer.end();
+  if (list == answer.end() || !list->is_array())
     return malformed("GET /v1/sensor/hosts: no \"hosts\" list in the answer");
-  for (const auto& h : answer["hosts"]) {
-    if (!h.is_object() || !h["id"].is_string() || !h["interfaces"].is_array()) continue;
+  auto string_at = [](const nlohmann::json& j, const char* key) -> const std::string* {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+  };
+  for (size_t i = 0; i < list->size(); ++i) {
+    const nlohmann::json& h = (*list)[i];
+    const std::string where = "GET /v1/sensor/hosts: hosts[" + std::to_string(i) + "]";
+    const std::string* id = h.is_object() ? string_at(h, "id") : nullptr;
+    if (id == nullptr || !is_token(*id, 64, "._-") || id->front() == '.')
+      return malformed(where + ".id: not a host id");
+    auto interfaces = h.find("interfaces");
+    if (interfaces == h.end() || !interfaces->is_array())
+      return malformed(where + ".interfaces: must be a list");
     size_t slot = ids->size();
     bool any = false;
-    for (const auto& n : h["interfaces"]) {
-      std::string mac = n.is_object() ? n.value("mac", "") : "";
+    for (const auto& n : *interfaces) {
+      if (!n.is_object()) return malformed(where + ".interfaces: entries must be objects");
+      const std::string* mac = string_at(n, "mac");
       std::vector<std::string> specs;
-      if (n.is_object() && n["addresses"].is_array()) {
-        for (const auto& a : n["addresses"]) {
-          if (!a.is_string() || a.get<std::string>().starts_with("fe80:")) continue;
-          specs.push_back(mac.empty() ? a.get<std::string>() : mac + "," + a.get<std::string>());
+      if (auto addresses = n.find("addresses"); addresses != n.end() && addresses->is_array()) {
+        for (const auto& a : *addresses) {
+          if (!a.is_string() || a.get_ref<const std::string&>().starts_with("fe80:")) continue;
+          const std::string& ip = a.get_ref<const std::string&>();
+          specs.push_back(mac == nullptr || mac->empty() ? ip : *mac + "," + ip);
         }
       }
-      if (specs.empty() && !mac.empty()) specs.push_back(mac);
+      if (specs.empty() && mac != nullptr && !mac->empty()) specs.push_back(*mac);
       for (const auto& spec : specs) {
-        auto id = sn::parse_host_identity(h["id"].get<std::string>() + "=" + spec);
-        if (!id) return std::move(id).error().with_context("host " + h["id"].get<std::string>());
-        opts->hosts.push_back(*id);
+        auto identity = sn::parse_host_identity(*id + "=" + spec);
+        if (!identity) return std::move(identity).error().with_context(where);
+        opts->hosts.push_back(*identity);
         slot_host->push_back(slot);
         any = true;
       }
     }
-    if (any) ids->push_back(h["id"].get<std::string>());
+    if (any) ids->push_back(*id);
   }
   return {};
 }

@@ -72,12 +72,21 @@ TEST(SensorDelivery, BadFindingsConfigIsRefused) {
 }
 
 // A verifier's /v1/sensor/findings: fails the first `fail_first` requests with `fail_status`.
+// GET /v1/sensor/hosts answers `hosts_answer`; a host's flow lines are never there (404).
 class FakeVerifier {
  public:
-  FakeVerifier(int fail_first, int fail_status) : fail_first_(fail_first), status_(fail_status) {
+  FakeVerifier(int fail_first, int fail_status, std::string hosts_answer = "{}")
+      : fail_first_(fail_first), status_(fail_status), hosts_answer_(std::move(hosts_answer)) {
     tls_ = TlsIdentity::make();
     auto s = ironroot::net::HttpsServer::start(
         {.port = 0}, tls_.server, [this](const ironroot::net::Request& r) {
+          if (r.method == "GET") {
+            std::lock_guard<std::mutex> l(mu_);
+            gets_.push_back(r.path + (r.query.empty() ? "" : "?" + r.query));
+            if (r.path == "/v1/sensor/hosts")
+              return ironroot::net::Response{200, "application/json", hosts_answer_, {}};
+            return ironroot::net::Response{404, "application/json", R"({"error": "none"})", {}};
+          }
           const int n = ++requests_;
           std::lock_guard<std::mutex> l(mu_);
           paths_.push_back(r.method + " " + r.path);
@@ -111,15 +120,20 @@ class FakeVerifier {
     std::lock_guard<std::mutex> l(mu_);
     return auth_;
   }
+  std::vector<std::string> gets() {
+    std::lock_guard<std::mutex> l(mu_);
+    return gets_;
+  }
 
  private:
   TempDir dir_;
   TlsIdentity tls_;
   int fail_first_;
   int status_;
+  std::string hosts_answer_;
   std::atomic<int> requests_{0};
   std::mutex mu_;
-  std::vector<std::string> paths_, auth_, bodies_;
+  std::vector<std::string> paths_, auth_, bodies_, gets_;
   std::unique_ptr<ironroot::net::HttpsServer> server_;
 };
 
@@ -170,6 +184,34 @@ TEST(SensorDelivery, RefusedBatchesAreNotRetriedAndFailTheRun) {
   size_t sent = 0;
   for (const auto& b : v.bodies()) sent += sent_findings(b).size();
   EXPECT_EQ(sent, 6u);  // each finding offered once: a 400 is not retried
+}
+
+// --hosts-from-verifier treats the host list as hostile input: an id that is not a host id (it
+// would go into later request paths) or a list that is not one stops the run, naming the entry;
+// members of the wrong type are skipped, never a crash; link-local addresses are left out.
+TEST(SensorDelivery, HostsFromTheVerifierAreCheckedBeforeUse) {
+  IRONROOT_REQUIRE_CORPUS(corpus);
+  auto sensor = [&](const std::string& answer) {
+    FakeVerifier v(0, 200, answer);
+    // stderr too: the messages are what is checked.
+    auto r = run("sh -c '" + sensor_on_rmcp(corpus) + v.flags() + " --hosts-from-verifier 2>&1'");
+    return std::make_pair(r, v.gets());
+  };
+  auto [bad_id, gets] = sensor(R"({"hosts": [{"id": "../policy", "interfaces": []}]})");
+  EXPECT_EQ(bad_id.status, 2);
+  EXPECT_NE(bad_id.out.find("hosts[0].id: not a host id"), std::string::npos) << bad_id.out;
+  EXPECT_EQ(gets, std::vector<std::string>{"/v1/sensor/hosts"});  // nothing asked for it
+  auto [no_list, _] = sensor(R"({"hosts": "all"})");
+  EXPECT_EQ(no_list.status, 2);
+  EXPECT_NE(no_list.out.find("no \"hosts\" list"), std::string::npos) << no_list.out;
+  auto [odd, odd_gets] =
+      sensor(R"({"hosts": [{"id": "h0", "interfaces": [{"mac": 5, "addresses": [7]}]},)"
+             R"( {"id": "h1", "interfaces": [{"mac": "02:00:00:00:00:02",)"
+             R"( "addresses": ["10.0.0.2", "fe80::1"]}]}]})");
+  EXPECT_EQ(odd.status, 1) << odd.out;  // ran: the RMCP findings
+  EXPECT_NE(odd.out.find("1 enrolled hosts (1 addresses and MACs)"), std::string::npos) << odd.out;
+  ASSERT_GE(odd_gets.size(), 2u);
+  EXPECT_EQ(odd_gets[1], "/v1/hosts/h1/host-flows?since=0");
 }
 
 TEST(SensorDelivery, VerifierWithoutCredentialsIsRefused) {
